@@ -1,0 +1,119 @@
+"""Every error answers ``{"error": {"code", "message", "fields"}}``.
+
+One module maps the domain's errors and HTTP's to statuses, once.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from events.errors import (
+    ConflictError,
+    InvalidInputError,
+    LogbookError,
+    NotAllowedError,
+    NotFoundError,
+)
+from logbook.config import ConfigurationError
+
+log = logging.getLogger(__name__)
+
+STATUS_OF_DOMAIN_ERROR: tuple[tuple[type[LogbookError], int], ...] = (
+    (InvalidInputError, 422),
+    (NotAllowedError, 403),
+    (NotFoundError, 404),
+    (ConflictError, 409),
+)
+
+CODE_OF_STATUS = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+class ApiError(HTTPException):
+    """An HTTP error with our own code and message, raised where HTTP decides (auth, body)."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
+        super().__init__(description=message)
+        self.code = status
+        self.error_code = code
+        self.extra_headers = headers or {}
+
+
+def error_response(
+    status: int, code: str, message: str, fields: dict[str, list[str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    response = jsonify({"error": {"code": code, "message": message, "fields": fields or {}}})
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(LogbookError, _domain_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+
+
+def _domain_error(error: LogbookError) -> Response:
+    status = next(s for cls, s in STATUS_OF_DOMAIN_ERROR if isinstance(error, cls))
+    fields = {error.field: [error.message]} if error.field and status == 422 else {}
+    return error_response(status, error.code, error.message, fields)
+
+
+def _http_error(error: HTTPException) -> Response:
+    status = error.code or 500
+    if isinstance(error, ApiError):
+        return error_response(status, error.error_code, error.description or "", None, error.extra_headers)
+    messages = (getattr(error, "data", None) or {}).get("messages")
+    if status == 422 and messages:
+        return error_response(422, "validation_error", "Some fields are invalid.", _flatten(messages))
+    headers = dict(error.get_headers()) if status == 405 else {}
+    headers.pop("Content-Type", None)
+    return error_response(status, CODE_OF_STATUS.get(status, "http_error"), error.description or "", None, headers)
+
+
+def _unexpected_error(error: Exception) -> Response:
+    if isinstance(error, ConfigurationError):
+        log.error("configuration error: %s", error)
+        return error_response(503, "unavailable", "The logbook is not configured.")
+    # The class and the frames are logged, never the text: it might quote input.
+    frames = traceback.extract_tb(error.__traceback__)[-8:]
+    where = " <- ".join(f"{f.filename}:{f.lineno} in {f.name}" for f in reversed(frames))
+    log.error("unexpected %s while answering a request at %s", type(error).__name__, where)
+    return error_response(500, "internal_error", InternalServerError.description)
+
+
+def _flatten(messages: dict[str, Any]) -> dict[str, list[str]]:
+    """webargs' nested messages, per location, as one flat map of dotted field names."""
+    flat: dict[str, list[str]] = {}
+    for location_messages in messages.values():
+        _flatten_into(flat, "", location_messages)
+    return flat
+
+
+def _flatten_into(flat: dict[str, list[str]], prefix: str, messages: Any) -> None:
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            name = "body" if key == "_schema" and not prefix else str(key)
+            _flatten_into(flat, f"{prefix}.{name}" if prefix else name, value)
+    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        flat.setdefault(prefix, []).extend(messages)
+    else:
+        flat.setdefault(prefix, []).append(str(messages))

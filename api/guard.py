@@ -1,0 +1,85 @@
+"""What every request passes before its view: size, token, role, and JSON body.
+
+The order is the contract: 413 before anything is read, then 401, then 403 for
+a role the action does not allow, then 415 and 400 for the body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask, current_app, g, request
+
+from api.errors import ApiError
+from api.extension import logbook
+from events.account import Account
+from logbook import access
+from logbook.access import Action
+
+MAX_BODY_BYTES = 65_536
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+PUBLIC_BLUEPRINTS = frozenset({"api-docs"})
+"""flask-smorest's OpenAPI document and browsable docs answer without a token."""
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def allow(action: Action) -> Callable[[F], F]:
+    """Marks a view with the action it performs; the guard checks the actor's role for it."""
+    def mark(view: F) -> F:
+        view.logbook_action = action  # type: ignore[attr-defined]
+        return view
+    return mark
+
+
+def public(view: F) -> F:
+    """Marks a view that answers without a token."""
+    view.logbook_public = True  # type: ignore[attr-defined]
+    return view
+
+
+def register_guard(app: Flask) -> None:
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.before_request(_guard)
+
+
+def actor() -> Account:
+    """The account whose token authenticated this request."""
+    return g.actor
+
+
+def _guard() -> None:
+    _check_size()
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None or request.blueprint in PUBLIC_BLUEPRINTS or getattr(view, "logbook_public", False):
+        return
+    g.actor = _authenticated()
+    action = getattr(view, "logbook_action", None)
+    if action is not None:
+        access.require(g.actor, action)
+    if request.method in BODY_METHODS:
+        _check_json_object()
+
+
+def _check_size() -> None:
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        raise ApiError(413, "payload_too_large", f"The body exceeds {MAX_BODY_BYTES} bytes.")
+
+
+def _authenticated() -> Account:
+    scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
+    account = logbook().authenticate(token.strip()) if scheme.lower() == "bearer" and token else None
+    if account is None:
+        raise ApiError(
+            401, "unauthorized", "A valid bearer token is required.",
+            {"WWW-Authenticate": 'Bearer realm="logbook"'},
+        )
+    return account
+
+
+def _check_json_object() -> None:
+    if not request.is_json:
+        raise ApiError(415, "unsupported_media_type", "The body must be JSON (Content-Type: application/json).")
+    if not isinstance(request.get_json(silent=True), dict):
+        raise ApiError(400, "bad_request", "The body must be a JSON object.")

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+
+class AccessToken(Aggregate):
+    """A bearer token issued to an account.
+
+    The aggregate id is derived from the token's digest by the application; the
+    token itself is never recorded.
+    """
+
+    class Issued(Aggregate.Created):
+        account_id: str
+
+    def __init__(self, account_id: str) -> None:
+        self.account_id = account_id
+
+    @classmethod
+    def issue(cls, *, token_id: UUID, account_id: str, now: datetime) -> AccessToken:
+        return cls._create(cls.Issued, id=token_id, timestamp=now, account_id=account_id)

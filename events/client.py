@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from events.errors import FollowUpCompletedError, InvalidInputError, NotFoundError
+
+
+@dataclass
+class FollowUp:
+    """A follow-up a team planned for a client, completed at most once."""
+
+    follow_up_id: UUID
+    due: datetime
+    reason: str
+    team_id: str
+    account_id: str
+    completed_at: datetime | None = None
+
+
+class Client(Aggregate):
+    """A (potential) help-seeker, known only by a pseudonymous id.
+
+    It remembers which teams of its organisation met it, which decides who may
+    see and act on the client, and the follow-ups planned for it.
+    """
+
+    class Registered(Aggregate.Created):
+        organisation: str
+        team_id: str
+
+    class MetByTeam(Aggregate.Event):
+        team_id: str
+
+        def apply(self, client: Client) -> None:
+            client.teams.add(self.team_id)
+
+    class FollowUpPlanned(Aggregate.Event):
+        follow_up_id: UUID
+        due: datetime
+        reason: str
+        team_id: str
+        account_id: str
+
+        def apply(self, client: Client) -> None:
+            client.follow_ups[self.follow_up_id] = FollowUp(
+                self.follow_up_id, self.due, self.reason, self.team_id, self.account_id
+            )
+
+    class FollowUpCompleted(Aggregate.Event):
+        follow_up_id: UUID
+        account_id: str
+
+        def apply(self, client: Client) -> None:
+            client.follow_ups[self.follow_up_id].completed_at = self.timestamp
+
+    def __init__(self, organisation: str, team_id: str) -> None:
+        self.organisation = organisation
+        self.teams = {team_id}
+        self.follow_ups: dict[UUID, FollowUp] = {}
+
+    @classmethod
+    def register(
+        cls, *, client_id: UUID, organisation: str, team_id: str, now: datetime
+    ) -> Client:
+        """Starts the record of a client at the first contact any team logs with it."""
+        return cls._create(
+            cls.Registered, id=client_id, timestamp=now,
+            organisation=organisation, team_id=team_id,
+        )
+
+    def was_met_by(self, team_id: str | None) -> bool:
+        return team_id in self.teams
+
+    def meet(self, *, team_id: str, now: datetime) -> None:
+        """Records that another team of the organisation logged a contact with the client."""
+        if team_id not in self.teams:
+            self.trigger_event(self.MetByTeam, timestamp=now, team_id=team_id)
+
+    def plan_follow_up(
+        self,
+        *,
+        follow_up_id: UUID,
+        due: datetime,
+        reason: str,
+        team_id: str,
+        account_id: str,
+        now: datetime,
+    ) -> None:
+        if due.tzinfo is None:
+            raise InvalidInputError("A time needs its UTC offset.", field="due")
+        self.trigger_event(
+            self.FollowUpPlanned, timestamp=now, follow_up_id=follow_up_id, due=due,
+            reason=reason, team_id=team_id, account_id=account_id,
+        )
+
+    def complete_follow_up(self, *, follow_up_id: UUID, account_id: str, now: datetime) -> None:
+        self._check_follow_up_open(follow_up_id)
+        self.trigger_event(
+            self.FollowUpCompleted, timestamp=now, follow_up_id=follow_up_id, account_id=account_id
+        )
+
+    def _check_follow_up_open(self, follow_up_id: UUID) -> None:
+        """Raises `NotFoundError` for an unknown follow-up, `FollowUpCompletedError` for a completed one."""
+        follow_up = self.follow_ups.get(follow_up_id)
+        if follow_up is None:
+            raise NotFoundError("No such follow-up.")
+        if follow_up.completed_at is not None:
+            raise FollowUpCompletedError("The follow-up is already completed.")

@@ -1,0 +1,210 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from events.account import Account
+from events.errors import (
+    ContactInFutureError,
+    ContactRetractedError,
+    InvalidCorrectionError,
+    InvalidInputError,
+    NotAuthorError,
+)
+from events.profile import Profile
+from events.vocabulary import Channel, Direction, Function, Nature, ProfileKind, Role
+
+FUTURE_TOLERANCE = timedelta(minutes=5)
+"""How far ahead of the clock a contact may be dated (clocks of phones drift)."""
+
+CORRECTABLE_FIELDS = frozenset(
+    {"nature", "direction", "occurred_at", "thread", "message_count", "duration_minutes", "topics"}
+)
+
+
+class Contact(Aggregate):
+    """One contact between a worker and a client over Messenger or WhatsApp.
+
+    A contact is its own small aggregate so that workers logging at once never
+    contend; it is never updated in place, only corrected or retracted.
+    """
+
+    class Logged(Aggregate.Created):
+        client_id: UUID
+        team_id: str
+        account_id: str
+        account_function: str | None
+        intern: bool
+        profile_id: str
+        channel: str
+        profile_kind: str
+        direction: str
+        nature: str
+        occurred_at: datetime
+        thread: str | None
+        message_count: int
+        duration_minutes: int | None
+        topics: list[str]
+
+    class Corrected(Aggregate.Event):
+        account_id: str
+        changes: dict[str, Any]
+        reason: str
+
+        def apply(self, contact: Contact) -> None:
+            contact._apply_changes(self.changes)
+
+    class Retracted(Aggregate.Event):
+        account_id: str
+        reason: str
+
+        def apply(self, contact: Contact) -> None:
+            contact.retracted = True
+
+    def __init__(
+        self,
+        client_id: UUID,
+        team_id: str,
+        account_id: str,
+        account_function: str | None,
+        intern: bool,
+        profile_id: str,
+        channel: str,
+        profile_kind: str,
+        direction: str,
+        nature: str,
+        occurred_at: datetime,
+        thread: str | None,
+        message_count: int,
+        duration_minutes: int | None,
+        topics: list[str],
+    ) -> None:
+        self.client_id = client_id
+        self.team_id = team_id
+        self.account_id = account_id
+        self.account_function = Function(account_function) if account_function else None
+        self.intern = intern
+        self.profile_id = profile_id
+        self.channel = Channel(channel)
+        self.profile_kind = ProfileKind(profile_kind)
+        self.direction = Direction(direction)
+        self.nature = Nature(nature)
+        self.occurred_at = occurred_at
+        self.thread = thread
+        self.message_count = message_count
+        self.duration_minutes = duration_minutes
+        self.topics = list(topics)
+        self.retracted = False
+
+    @classmethod
+    def log(
+        cls,
+        *,
+        contact_id: UUID,
+        client_id: UUID,
+        account: Account,
+        profile: Profile,
+        direction: Direction,
+        nature: Nature,
+        occurred_at: datetime,
+        thread: str | None = None,
+        message_count: int = 1,
+        duration_minutes: int | None = None,
+        topics: list[str] | None = None,
+        now: datetime,
+    ) -> Contact:
+        """Records a contact through ``profile`` by ``account``, as of the clock ``now``."""
+        profile.check_may_be_used_by(account.account_id)
+        _check_not_in_future(occurred_at, now)
+        return cls._create(
+            cls.Logged,
+            id=contact_id,
+            timestamp=now,
+            client_id=client_id,
+            team_id=profile.team_id,
+            account_id=account.account_id,
+            account_function=account.function,
+            intern=account.intern,
+            profile_id=profile.profile_id,
+            channel=profile.channel,
+            profile_kind=profile.kind,
+            direction=Direction(direction),
+            nature=Nature(nature),
+            occurred_at=occurred_at,
+            thread=thread,
+            message_count=message_count,
+            duration_minutes=duration_minutes,
+            topics=list(topics or []),
+        )
+
+    def correct(
+        self, *, changes: dict[str, Any], reason: str, account: Account, now: datetime
+    ) -> None:
+        """Records a correction of some facts of the contact."""
+        self._check_not_retracted()
+        self.check_may_be_amended_by(account)
+        self._check_changes(changes, now)
+        self.trigger_event(
+            self.Corrected, timestamp=now, account_id=account.account_id,
+            changes=dict(changes), reason=reason,
+        )
+
+    def retract(self, *, reason: str, account: Account, now: datetime) -> None:
+        """Records that the contact should not have been logged; it stays in the history."""
+        self._check_not_retracted()
+        self.check_may_be_amended_by(account)
+        self.trigger_event(
+            self.Retracted, timestamp=now, account_id=account.account_id, reason=reason
+        )
+
+    def check_may_be_amended_by(self, account: Account) -> None:
+        """Raises `NotAuthorError` unless the account wrote the contact or leads its team."""
+        if account.account_id == self.account_id:
+            return
+        if account.role is Role.TEAM_LEAD and account.team_id == self.team_id:
+            return
+        raise NotAuthorError("Only its author or a team lead of its team may amend a contact.")
+
+    def _check_not_retracted(self) -> None:
+        """Raises `ContactRetractedError` once the contact is retracted."""
+        if self.retracted:
+            raise ContactRetractedError("The contact is retracted.")
+
+    @staticmethod
+    def _check_changes(changes: dict[str, Any], now: datetime) -> None:
+        """Raises `InvalidCorrectionError` for no change or a field that cannot change."""
+        if not changes:
+            raise InvalidCorrectionError("A correction changes at least one field.", field="changes")
+        for key in changes:
+            if key not in CORRECTABLE_FIELDS:
+                raise InvalidCorrectionError(f"'{key}' cannot be corrected.", field="changes")
+        if "occurred_at" in changes:
+            _check_not_in_future(changes["occurred_at"], now, field="changes.occurred_at")
+
+    def _apply_changes(self, changes: dict[str, Any]) -> None:
+        for key, value in changes.items():
+            setattr(self, key, _coerce(key, value))
+
+
+def _coerce(key: str, value: Any) -> Any:
+    """Restores vocabulary values that the stored JSON holds as plain strings."""
+    if key == "nature":
+        return Nature(value)
+    if key == "direction":
+        return Direction(value)
+    if key == "topics":
+        return list(value)
+    return value
+
+
+def _check_not_in_future(occurred_at: datetime, now: datetime, field: str = "occurred_at") -> None:
+    """Raises `ContactInFutureError` for a time more than five minutes past ``now``."""
+    if occurred_at.tzinfo is None:
+        raise InvalidInputError("A time needs its UTC offset.", field=field)
+    if occurred_at > now + FUTURE_TOLERANCE:
+        raise ContactInFutureError(
+            "A contact cannot occur more than 5 minutes in the future.", field=field
+        )

@@ -1,0 +1,409 @@
+"""The logbook application: each method is one command or query."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application, EventSourcedLog
+from eventsourcing.domain import DomainEvent
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import Environment, EnvType
+
+from events import AccessToken, Account, Client, Contact, Profile, Team
+from events.errors import (
+    AlreadyExistsError,
+    ContactIdConflictError,
+    NotFoundError,
+    ProfileUsersError,
+    UnknownReferenceError,
+)
+from events.vocabulary import Channel, Direction, Function, Nature, ProfileKind, Role, Service
+from logbook import access
+from logbook.access import Action
+from logbook.config import Settings
+from logbook.pseudonyms import client_id_for
+from logbook.store import events_with_positions, library_env
+from logbook.tokens import new_token, token_id
+
+T = TypeVar("T")
+
+MAX_ATTEMPTS = 20
+"""How often a command is retried when another request changed the same aggregate first."""
+
+TEAMS_LOG_ID = UUID("0c3f1a5e-8d6b-4b1e-9f0e-7a2d4c5b6e01")
+
+
+class TeamListed(DomainEvent):
+    """An entry of the log that lists the teams in the order they were registered."""
+
+    team_id: str
+
+
+@dataclass(frozen=True)
+class ContactDraft:
+    """What a worker says about a contact, before the server adds what it knows."""
+
+    client_ref: str
+    profile_id: str
+    direction: Direction
+    nature: Nature
+    occurred_at: datetime
+    contact_id: UUID | None = None
+    thread: str | None = None
+    message_count: int = 1
+    duration_minutes: int | None = None
+    topics: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """Where a command's event landed: its position in the total order and when."""
+
+    position: int
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class ContactReceipt(Receipt):
+    contact_id: UUID
+    client_id: UUID
+    created: bool
+    """False when the request repeated an earlier one with the same contact id."""
+
+
+@dataclass(frozen=True)
+class ContactRecord:
+    """A contact's current state and its history of events with their positions."""
+
+    contact: Contact
+    history: list[tuple[int, Any]]
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Logbook(Application[UUID]):
+    """Records contacts, corrections, retractions and follow-ups as immutable events."""
+
+    name = "logbook"
+
+    def __init__(self, settings: Settings, clock: Callable[[], datetime] = utc_now) -> None:
+        self.settings = settings
+        self.clock = clock
+        self._secret_key = settings.require_secret_key()
+        super().__init__(env=library_env(settings))
+        self._teams_log = EventSourcedLog(self.events, TEAMS_LOG_ID, TeamListed)
+        # Teams, accounts, profiles and tokens never change once recorded, and the
+        # teams that met a client only grow: caching them can never go stale.
+        self._directory: dict[UUID, Any] = {}
+        self._met: set[tuple[UUID, str]] = set()
+
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        """The library's settings from `Settings` alone, never from the process environment."""
+        return Environment(name, dict(env or {}))
+
+    # Directory: teams, accounts, profiles, tokens.
+
+    def register_team(
+        self, *, team_id: str, name: str, organisation: str, site: str, service: Service
+    ) -> Team:
+        """Registers a team of a CAW's service at one site."""
+        def attempt() -> Team:
+            team = Team.register(
+                team_id=team_id, name=name, organisation=organisation, site=site,
+                service=service, now=self.clock(),
+            )
+            listed = self._teams_log.trigger_event(team_id=team_id)
+            self._save_new(team, listed, what=f"team '{team_id}'")
+            return team
+        return _retrying(attempt)
+
+    def list_teams(self) -> list[Team]:
+        """All teams, in the order they were registered."""
+        return [self.team(entry.team_id) for entry in self._teams_log.get()]
+
+    def team(self, team_id: str) -> Team:
+        return self._directory_entry(Team, Team.id_for(team_id), "team_id", team_id)
+
+    def add_account(
+        self,
+        *,
+        account_id: str,
+        name: str,
+        role: Role,
+        team_id: str | None = None,
+        function: Function | None = None,
+        intern: bool = False,
+    ) -> tuple[Account, str]:
+        """Registers an account and issues its first token, which is returned once."""
+        if team_id is not None:
+            self.team(team_id)
+        account = Account.register(
+            account_id=account_id, name=name, role=role, team_id=team_id,
+            function=function, intern=intern, now=self.clock(),
+        )
+        token = new_token()
+        issued = AccessToken.issue(token_id=token_id(token), account_id=account_id, now=self.clock())
+        self._save_new(account, issued, what=f"account '{account_id}'")
+        return account, token
+
+    def account(self, account_id: str) -> Account:
+        return self._directory_entry(Account, Account.id_for(account_id), "account_id", account_id)
+
+    def issue_token(self, account_id: str) -> str:
+        """Issues another token for an existing account; the token is returned once."""
+        self.account(account_id)
+        token = new_token()
+        self.save(AccessToken.issue(token_id=token_id(token), account_id=account_id, now=self.clock()))
+        return token
+
+    def authenticate(self, token: str) -> Account | None:
+        """The account a bearer token belongs to, or None for an unknown token."""
+        try:
+            issued = self._directory_entry(AccessToken, token_id(token), "token", "")
+        except UnknownReferenceError:
+            return None
+        return self.account(issued.account_id)
+
+    def register_profile(
+        self,
+        *,
+        profile_id: str,
+        channel: Channel,
+        kind: ProfileKind,
+        team_id: str,
+        users: list[str],
+    ) -> Profile:
+        """Registers a Messenger or WhatsApp identity of a team and the accounts that use it."""
+        self.team(team_id)
+        for account_id in users:
+            self._check_profile_user(account_id, team_id)
+        profile = Profile.register(
+            profile_id=profile_id, channel=channel, kind=kind, team_id=team_id,
+            users=users, now=self.clock(),
+        )
+        self._save_new(profile, what=f"profile '{profile_id}'")
+        return profile
+
+    def profile(self, profile_id: str) -> Profile:
+        return self._directory_entry(Profile, Profile.id_for(profile_id), "profile_id", profile_id)
+
+    # Contacts.
+
+    def log_contact(self, actor: Account, draft: ContactDraft) -> ContactReceipt:
+        """Records a contact; a repeat of an earlier request with its contact id is answered, not stored."""
+        access.require(actor, Action.LOG_CONTACT)
+        profile = self.profile(draft.profile_id)
+        organisation = self.team(profile.team_id).organisation
+        client_id = client_id_for(self._secret_key, organisation, draft.client_ref)
+        contact_id = draft.contact_id or uuid4()
+
+        def attempt() -> ContactReceipt:
+            now = self.clock()
+            contact = Contact.log(
+                contact_id=contact_id, client_id=client_id, account=actor, profile=profile,
+                direction=draft.direction, nature=draft.nature, occurred_at=draft.occurred_at,
+                thread=draft.thread, message_count=draft.message_count,
+                duration_minutes=draft.duration_minutes, topics=draft.topics, now=now,
+            )
+            client = self._client_meeting(client_id, organisation, profile.team_id, now)
+            logged = contact.pending_events[0]
+            try:
+                recordings = self.save(contact, client)
+            except IntegrityError:
+                repeat = self._repeat_of(logged, actor) if draft.contact_id else None
+                if repeat is None:
+                    raise
+                return repeat
+            self._met.add((client_id, profile.team_id))
+            position = next(r.notification.id for r in recordings if r.domain_event.originator_id == contact_id)
+            return ContactReceipt(position, now, contact_id, client_id, created=True)
+        return _retrying(attempt)
+
+    def contact_record(self, actor: Account, contact_id: UUID) -> ContactRecord:
+        """A contact of the actor's team, as it is now, with its history."""
+        access.require(actor, Action.READ_CONTACT)
+        history = events_with_positions(self, contact_id)
+        if not history or not isinstance(history[0][1], Contact.Logged):
+            raise NotFoundError("No such contact.")
+        contact: Contact | None = None
+        for _, event in history:
+            contact = event.mutate(contact)
+        assert contact is not None
+        self._check_contact_in_scope(actor, contact)
+        return ContactRecord(contact, history)
+
+    def correct_contact(
+        self, actor: Account, contact_id: UUID, changes: dict[str, Any], reason: str
+    ) -> Receipt:
+        """Records a correction of a contact by its author or a team lead of its team."""
+        access.require(actor, Action.AMEND_CONTACT)
+        return self._amend_contact(
+            actor, contact_id,
+            lambda contact, now: contact.correct(changes=changes, reason=reason, account=actor, now=now),
+        )
+
+    def retract_contact(self, actor: Account, contact_id: UUID, reason: str) -> Receipt:
+        """Records that a contact should not have been logged; it stays in the history."""
+        access.require(actor, Action.AMEND_CONTACT)
+        return self._amend_contact(
+            actor, contact_id,
+            lambda contact, now: contact.retract(reason=reason, account=actor, now=now),
+        )
+
+    # Clients.
+
+    def look_up_client(self, actor: Account, client_ref: str) -> UUID:
+        """The pseudonymous id of a client ref within the actor's organisation."""
+        access.require(actor, Action.LOOK_UP_CLIENT)
+        assert actor.team_id is not None
+        organisation = self.team(actor.team_id).organisation
+        return client_id_for(self._secret_key, organisation, client_ref)
+
+    def plan_follow_up(
+        self, actor: Account, client_id: UUID, due: datetime, reason: str
+    ) -> tuple[UUID, Receipt]:
+        """Plans a follow-up of a client the actor's team has met."""
+        access.require(actor, Action.FOLLOW_UP_CLIENT)
+        follow_up_id = uuid4()
+
+        def attempt() -> Receipt:
+            client = self._client_in_scope(actor, client_id)
+            now = self.clock()
+            client.plan_follow_up(
+                follow_up_id=follow_up_id, due=due, reason=reason, team_id=actor.team_id or "",
+                account_id=actor.account_id, now=now,
+            )
+            return Receipt(self.save(client)[-1].notification.id, now)
+        return follow_up_id, _retrying(attempt)
+
+    def complete_follow_up(self, actor: Account, client_id: UUID, follow_up_id: UUID) -> Receipt:
+        """Marks a follow-up of a client the actor's team has met as completed."""
+        access.require(actor, Action.FOLLOW_UP_CLIENT)
+
+        def attempt() -> Receipt:
+            client = self._client_in_scope(actor, client_id)
+            now = self.clock()
+            client.complete_follow_up(follow_up_id=follow_up_id, account_id=actor.account_id, now=now)
+            return Receipt(self.save(client)[-1].notification.id, now)
+        return _retrying(attempt)
+
+    def count_events(self) -> int:
+        """How many events the store holds."""
+        return self.recorder.max_notification_id() or 0
+
+    # Helpers.
+
+    def _directory_entry(self, kind: type[T], aggregate_id: UUID, field_name: str, name: str) -> T:
+        entry = self._directory.get(aggregate_id)
+        if entry is None:
+            try:
+                entry = self.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                raise UnknownReferenceError(f"No {field_name.replace('_id', '')} '{name}'.", field=field_name) from None
+            if not isinstance(entry, kind):
+                raise UnknownReferenceError(f"No {field_name.replace('_id', '')} '{name}'.", field=field_name)
+            self._directory[aggregate_id] = entry
+        return entry
+
+    def _save_new(self, *aggregates: Any, what: str) -> None:
+        """Saves newly created aggregates; an id already taken raises `AlreadyExistsError`."""
+        try:
+            self.save(*aggregates)
+        except IntegrityError:
+            if self._exists(aggregates[0].id):
+                raise AlreadyExistsError(f"There is already a {what}.") from None
+            raise
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        return bool(self.recorder.select_events(aggregate_id, limit=1))
+
+    def _check_profile_user(self, account_id: str, team_id: str) -> None:
+        try:
+            account = self.account(account_id)
+        except UnknownReferenceError:
+            raise ProfileUsersError(f"No account '{account_id}'.", field="users") from None
+        if not account.belongs_to_a_team or account.team_id != team_id:
+            raise ProfileUsersError(
+                f"Account '{account_id}' is not a worker or team lead of team '{team_id}'.",
+                field="users",
+            )
+
+    def _client_meeting(self, client_id: UUID, organisation: str, team_id: str, now: datetime) -> Client | None:
+        """The client with a pending record that the team met it, or None when nothing is new."""
+        if (client_id, team_id) in self._met:
+            return None
+        try:
+            client: Client = self.repository.get(client_id)
+        except AggregateNotFoundError:
+            return Client.register(client_id=client_id, organisation=organisation, team_id=team_id, now=now)
+        client.meet(team_id=team_id, now=now)
+        if not client.pending_events:
+            self._met.add((client_id, team_id))
+            return None
+        return client
+
+    def _repeat_of(self, attempted: Contact.Logged, actor: Account) -> ContactReceipt | None:
+        """The receipt of an earlier, equal request with this contact id; None if the id is free."""
+        history = events_with_positions(self, attempted.originator_id)
+        if not history:
+            return None
+        position, logged = history[0]
+        if not isinstance(logged, Contact.Logged) or not _same_contact(logged, attempted, actor):
+            raise ContactIdConflictError("That contact id was used for another contact.", field="contact_id")
+        return ContactReceipt(position, logged.timestamp, logged.originator_id, logged.client_id, created=False)
+
+    def _amend_contact(
+        self, actor: Account, contact_id: UUID, amend: Callable[[Contact, datetime], None]
+    ) -> Receipt:
+        def attempt() -> Receipt:
+            contact = self.contact_record(actor, contact_id).contact
+            now = self.clock()
+            amend(contact, now)
+            return Receipt(self.save(contact)[-1].notification.id, now)
+        return _retrying(attempt)
+
+    def _check_contact_in_scope(self, actor: Account, contact: Contact) -> None:
+        if contact.team_id != actor.team_id:
+            raise NotFoundError("No such contact.")
+
+    def _client_in_scope(self, actor: Account, client_id: UUID) -> Client:
+        try:
+            client = self.repository.get(client_id)
+        except AggregateNotFoundError:
+            raise NotFoundError("No such client.") from None
+        if not isinstance(client, Client) or not client.was_met_by(actor.team_id):
+            raise NotFoundError("No such client.")
+        return client
+
+
+_COMPARED_FIELDS = (
+    "client_id", "account_id", "profile_id", "direction", "nature", "occurred_at",
+    "thread", "message_count", "duration_minutes", "topics",
+)
+
+
+def _same_contact(logged: Contact.Logged, attempted: Contact.Logged, actor: Account) -> bool:
+    """True when a repeat says exactly what the recorded contact says, from the same account."""
+    if logged.account_id != actor.account_id:
+        return False
+    return all(getattr(logged, name) == getattr(attempted, name) for name in _COMPARED_FIELDS)
+
+
+def _retrying(attempt: Callable[[], T]) -> T:
+    """Runs ``attempt`` again while another writer changed the same aggregate first."""
+    for number in range(1, MAX_ATTEMPTS + 1):
+        try:
+            return attempt()
+        except IntegrityError:
+            if number == MAX_ATTEMPTS:
+                raise
+            time.sleep(random.uniform(0, 0.002 * number))
+    raise AssertionError("unreachable")

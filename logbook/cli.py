@@ -1,0 +1,121 @@
+"""The ``logbook`` command line.
+
+Results (tokens) go to standard output, alone, so scripts can capture them;
+messages go to standard error.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+
+from events.errors import LogbookError
+from events.vocabulary import Function, Role
+from logbook.application import Logbook
+from logbook.config import ConfigurationError, Settings, ensure_secret_key
+
+GUNICORN_APP = "api:create_app()"
+
+
+@click.group()
+def main() -> None:
+    """The contact logbook of CAW workers on Messenger and WhatsApp."""
+
+
+@main.command()
+@click.option("--admin-id", default="admin", show_default=True, help="Account id of the first admin.")
+@click.option("--admin-name", default="Administrator", show_default=True)
+def init(admin_id: str, admin_name: str) -> None:
+    """Create the store and the first admin; print the admin's token.
+
+    Safe to run again: what exists is kept, and nothing is printed on standard
+    output when the admin already exists.
+    """
+    settings = Settings.from_environ()
+    if settings.secret_key is None and ensure_secret_key(settings.data_dir):
+        click.echo(f"generated a development secret key in {settings.data_dir}", err=True)
+    with _logbook() as app:
+        try:
+            _, token = app.add_account(account_id=admin_id, name=admin_name, role=Role.ADMIN)
+        except LogbookError as error:
+            click.echo(f"kept the existing store: {error.message}", err=True)
+            return
+        click.echo(f"created the store and the admin account '{admin_id}'", err=True)
+        click.echo(token)
+
+
+@main.command()
+@click.option("--bind", default=None, help="Address to listen on [default: 127.0.0.1:8000, or 0.0.0.0:$PORT].")
+@click.option("--workers", type=int, default=None, help="gunicorn workers [default: $WEB_CONCURRENCY or 2].")
+def serve(bind: str | None, workers: int | None) -> None:
+    """Serve the HTTP API with gunicorn, as the Procfile's web: line does."""
+    with _logbook():
+        pass  # fail here, with a clear message, rather than in every worker
+    gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
+    argv = [gunicorn, "--config", "python:logbook.gunicorn_config"]
+    argv += ["--bind", bind] if bind else []
+    argv += ["--workers", str(workers)] if workers else []
+    os.execv(gunicorn, [*argv, GUNICORN_APP])
+
+
+@main.group()
+def accounts() -> None:
+    """Manage accounts and their tokens."""
+
+
+@accounts.command("add")
+@click.argument("account_id")
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--team", "team_id", default=None, help="Team id, for workers and team leads.")
+@click.option("--function", type=click.Choice([f.value for f in Function]), default=None)
+@click.option("--intern", is_flag=True, help="The account is an intern's.")
+def add_account(
+    account_id: str, name: str, role: str, team_id: str | None, function: str | None, intern: bool
+) -> None:
+    """Add an account and print its token."""
+    with _logbook() as app:
+        _, token = app.add_account(
+            account_id=account_id, name=name, role=Role(role), team_id=team_id,
+            function=Function(function) if function else None, intern=intern,
+        )
+    click.echo(token)
+
+
+@accounts.command("token")
+@click.argument("account_id")
+def issue_token(account_id: str) -> None:
+    """Issue another token for an account and print it."""
+    with _logbook() as app:
+        click.echo(app.issue_token(account_id))
+
+
+@main.command()
+@click.option("--seed", default=2019, show_default=True, help="Seed of the generator.")
+@click.option("--contacts", "contact_count", default=3000, show_default=True)
+def demo(seed: int, contact_count: int) -> None:
+    """Load the demo: Ostend and Bruges JAC teams and 't Salon, six months of contacts."""
+    from logbook.demo import load_demo
+
+    with _logbook() as app:
+        load_demo(app, seed=seed, contact_count=contact_count, echo=lambda m: click.echo(m, err=True))
+
+
+@contextmanager
+def _logbook() -> Iterator[Logbook]:
+    """The application for a command, with errors turned into messages and exit codes."""
+    try:
+        app = Logbook(Settings.from_environ())
+    except ConfigurationError as error:
+        raise click.ClickException(str(error)) from None
+    try:
+        yield app
+    except LogbookError as error:
+        raise click.ClickException(error.message) from None
+    finally:
+        app.close()

@@ -1,0 +1,74 @@
+"""Configuration, read from the environment in one place.
+
+Every setting is one line of `Settings.from_environ`. Tests build `Settings`
+from a dictionary of their own, so a developer's shell never leaks into them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+SECRET_KEY_FILE = "secret.key"
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class ConfigurationError(Exception):
+    """Raised when the environment does not describe a runnable logbook."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str | None
+    secret_key: bytes | None
+    sqlite_lock_timeout_seconds: int = 30
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Reads the settings from ``environ`` (the process environment by default)."""
+        env = os.environ if environ is None else environ
+        data_dir = Path(env.get("LOGBOOK_DATA_DIR") or "./var")
+        return cls(
+            data_dir=data_dir,
+            database_url=env.get("DATABASE_URL") or None,
+            secret_key=_secret_key(env.get("LOGBOOK_SECRET_KEY"), data_dir),
+            sqlite_lock_timeout_seconds=int(env.get("LOGBOOK_SQLITE_LOCK_TIMEOUT") or 30),
+        )
+
+    def require_secret_key(self) -> bytes:
+        """The key that pseudonymises client refs; without it nothing may be logged."""
+        if self.secret_key is None:
+            raise ConfigurationError(
+                "LOGBOOK_SECRET_KEY is not set and the data directory holds no "
+                f"{SECRET_KEY_FILE}: run `logbook init` or set LOGBOOK_SECRET_KEY."
+            )
+        return self.secret_key
+
+
+def _secret_key(value: str | None, data_dir: Path) -> bytes | None:
+    if value:
+        if len(value) < MIN_SECRET_KEY_LENGTH:
+            raise ConfigurationError(
+                f"LOGBOOK_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters."
+            )
+        return value.encode()
+    key_file = data_dir / SECRET_KEY_FILE
+    if key_file.exists():
+        return key_file.read_text().strip().encode()
+    return None
+
+
+def ensure_secret_key(data_dir: Path) -> bool:
+    """Generates a development secret key into ``data_dir`` unless one is there; True if it did."""
+    key_file = data_dir / SECRET_KEY_FILE
+    if key_file.exists():
+        return False
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(secrets.token_urlsafe(48) + "\n")
+    return True

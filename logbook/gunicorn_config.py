@@ -1,0 +1,16 @@
+"""gunicorn settings shared by the Procfile's ``web:`` line and ``logbook serve``.
+
+The application object is built lazily in each worker (see ``api.extension``),
+so nothing that holds a database connection is made before the fork.
+"""
+
+import os
+
+bind = [f"0.0.0.0:{os.environ['PORT']}"] if os.environ.get("PORT") else ["127.0.0.1:8000"]
+workers = int(os.environ.get("WEB_CONCURRENCY") or 2)
+worker_class = "sync"
+timeout = 30
+graceful_timeout = 20
+accesslog = "-"
+# Paths carry only pseudonymous UUIDs; refs and notes travel in bodies, which are never logged.
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
