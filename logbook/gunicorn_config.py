@@ -14,3 +14,6 @@ graceful_timeout = 20
 accesslog = "-"
 # Paths carry only pseudonymous UUIDs; refs and notes travel in bodies, which are never logged.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+# gunicorn 24+ opens a control socket at one fixed path per user; several
+# instances (tests, benchmarks, a second site) would fight over it.
+control_socket_disable = True

@@ -1,0 +1,31 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST_PORT ?= 127.0.0.1:8000
+run: export LOGBOOK_DATA_DIR ?= ./var
+
+.PHONY: install run test bench
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --editable '.[test]'
+	touch $@
+
+run: install
+	$(BIN)/logbook init > /dev/null
+	$(BIN)/logbook demo
+	@token=$$($(BIN)/logbook accounts token admin); \
+	echo; echo "admin token: $$token"; \
+	echo "try:   curl -H 'Authorization: Bearer $$token' http://$(HOST_PORT)/api/v1/teams"; \
+	echo "docs:  http://$(HOST_PORT)/api/v1/docs"; echo
+	exec $(BIN)/logbook serve --bind $(HOST_PORT)
+
+test: install
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python bench/ingest.py
