@@ -268,11 +268,12 @@ class Logbook(Application[UUID]):
         return client_id_for(self._secret_key, organisation, client_ref)
 
     def plan_follow_up(
-        self, actor: Account, client_id: UUID, due: datetime, reason: str
+        self, actor: Account, client_id: UUID, due: datetime, reason: str,
+        follow_up_id: UUID | None = None,
     ) -> tuple[UUID, Receipt]:
         """Plans a follow-up of a client the actor's team has met."""
         access.require(actor, Action.FOLLOW_UP_CLIENT)
-        follow_up_id = uuid4()
+        follow_up_id = follow_up_id or uuid4()
 
         def attempt() -> Receipt:
             client = self._client_in_scope(actor, client_id)

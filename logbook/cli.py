@@ -36,7 +36,7 @@ def init(admin_id: str, admin_name: str) -> None:
     Safe to run again: what exists is kept, and nothing is printed on standard
     output when the admin already exists.
     """
-    settings = Settings.from_environ()
+    settings = _settings()
     if settings.secret_key is None and ensure_secret_key(settings.data_dir):
         click.echo(f"generated a development secret key in {settings.data_dir}", err=True)
     with _logbook() as app:
@@ -110,7 +110,7 @@ def demo(seed: int, contact_count: int) -> None:
 def _logbook() -> Iterator[Logbook]:
     """The application for a command, with errors turned into messages and exit codes."""
     try:
-        app = Logbook(Settings.from_environ())
+        app = Logbook(_settings())
     except ConfigurationError as error:
         raise click.ClickException(str(error)) from None
     try:
@@ -119,3 +119,10 @@ def _logbook() -> Iterator[Logbook]:
         raise click.ClickException(error.message) from None
     finally:
         app.close()
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_environ()
+    except ConfigurationError as error:
+        raise click.ClickException(str(error)) from None

@@ -274,7 +274,8 @@ def _plan_follow_up(
 ) -> None:
     """Plans a follow-up; most are completed around their due date, some become overdue."""
     due = clock.now + timedelta(days=rng.randint(2, 21))
-    follow_up_id, _ = app.plan_follow_up(actor, client_id, due, "check how things are going")
+    follow_up_id, _ = app.plan_follow_up(actor, client_id, due, "check how things are going",
+                                         follow_up_id=UUID(int=rng.getrandbits(128), version=4))
     if rng.random() < 0.7:
         done_at = due + timedelta(hours=rng.randint(-24, 48))
         heapq.heappush(completions, (done_at, actor.account_id, client_id, follow_up_id))
