@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from api.extension import logbook
-from api.fields import moment, slug, text
+from api.fields import Text, moment, slug, text
 from api.guard import actor, allow
 from events import Contact
 from events.vocabulary import Direction, Nature
@@ -27,7 +27,7 @@ class ContactFactsSchema(Schema):
     direction = fields.Enum(Direction, by_value=True)
     nature = fields.Enum(Nature, by_value=True)
     occurred_at = moment()
-    thread = fields.String(allow_none=True, validate=validate.Length(max=100))
+    thread = Text(allow_none=True, validate=validate.Length(max=100))
     message_count = fields.Integer(validate=validate.Range(min=1, max=100_000))
     duration_minutes = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=24 * 60))
     topics = fields.List(slug(), validate=validate.Length(max=10))
@@ -41,7 +41,7 @@ class NewContactSchema(ContactFactsSchema):
     nature = fields.Enum(Nature, by_value=True, required=True)
     occurred_at = moment(required=True)
     contact_id = fields.UUID(load_default=None, metadata={"description": "Makes a repeat idempotent."})
-    thread = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
+    thread = Text(load_default=None, allow_none=True, validate=validate.Length(max=100))
     message_count = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
     duration_minutes = fields.Integer(load_default=None, allow_none=True,
                                       validate=validate.Range(min=0, max=24 * 60))

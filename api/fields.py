@@ -13,9 +13,21 @@ def slug(**kwargs: Any) -> fields.String:
     return fields.String(validate=_is_slug, **kwargs)
 
 
-def text(max_length: int, **kwargs: Any) -> fields.String:
+class Text(fields.String):
+    """A string that is Unicode text: JSON's escapes can smuggle in lone surrogates, which are not."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationError("Must be valid Unicode text.") from None
+        return text
+
+
+def text(max_length: int, **kwargs: Any) -> Text:
     """Free text that is not blank."""
-    return fields.String(validate=[validate.Length(max=max_length), _not_blank], **kwargs)
+    return Text(validate=[validate.Length(max=max_length), _not_blank], **kwargs)
 
 
 def moment(**kwargs: Any) -> fields.AwareDateTime:

@@ -6,6 +6,7 @@ a role the action does not allow, then 415 and 400 for the body.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -40,7 +41,7 @@ def public(view: F) -> F:
 
 
 def register_guard(app: Flask) -> None:
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES + 1
     app.before_request(_guard)
 
 
@@ -63,8 +64,15 @@ def _guard() -> None:
 
 
 def _check_size() -> None:
-    if (request.content_length or 0) > MAX_BODY_BYTES:
-        raise ApiError(413, "payload_too_large", f"The body exceeds {MAX_BODY_BYTES} bytes.")
+    """Refuses a body over the limit, by its declared length or, when chunked, by reading it."""
+    too_large = ApiError(413, "payload_too_large", f"The body exceeds {MAX_BODY_BYTES} bytes.")
+    if request.content_length is not None:
+        if request.content_length > MAX_BODY_BYTES:
+            raise too_large
+        return
+    # werkzeug stops reading a chunked body at MAX_CONTENT_LENGTH, one byte past ours.
+    if request.method in BODY_METHODS and len(request.get_data(cache=True)) > MAX_BODY_BYTES:
+        raise too_large
 
 
 def _authenticated() -> Account:
@@ -81,5 +89,9 @@ def _authenticated() -> Account:
 def _check_json_object() -> None:
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "The body must be JSON (Content-Type: application/json).")
-    if not isinstance(request.get_json(silent=True), dict):
+    try:
+        body = json.loads(request.get_data(cache=True))
+    except (ValueError, RecursionError):
+        body = None
+    if not isinstance(body, dict):
         raise ApiError(400, "bad_request", "The body must be a JSON object.")
