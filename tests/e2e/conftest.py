@@ -16,7 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -57,7 +57,7 @@ class Server:
     def count_events(self, originator_id: uuid.UUID | None = None) -> int:
         """Counts the stored events straight from the SQLite file, not through the server."""
         uri = f"file:{self.data_dir / 'logbook.sqlite3'}?mode=ro"
-        with sqlite3.connect(uri, uri=True, timeout=10) as connection:
+        with closing(sqlite3.connect(uri, uri=True, timeout=10)) as connection:
             if originator_id is None:
                 return connection.execute("SELECT COUNT(*) FROM stored_events").fetchone()[0]
             return connection.execute(
@@ -98,22 +98,28 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture
 def worker(server: Server) -> Worker:
-    """Sets up a team, a worker and a shared profile through the API, as an admin would."""
+    """A worker of a fresh team, with the team's shared profile, set up by the admin over HTTP."""
     suffix = uuid.uuid4().hex[:8]
     team_id, account_id, profile_id = f"jac-{suffix}", f"worker-{suffix}", f"shared-{suffix}"
-    for path, body in (
-        ("/api/v1/teams", {"team_id": team_id, "name": "JAC Oostende", "organisation": "caw-nwvl",
-                           "site": "Oostende", "service": "jac"}),
-        ("/api/v1/accounts", {"account_id": account_id, "name": "Lotte", "role": "worker",
-                              "team_id": team_id, "function": "counsellor"}),
-        ("/api/v1/profiles", {"profile_id": profile_id, "channel": "messenger", "kind": "shared",
-                              "team_id": team_id, "users": [account_id]}),
-    ):
-        response = server.post(path, server.admin_token, body)
-        assert response.status_code == 201, response.text
-        if path == "/api/v1/accounts":
-            token = response.json()["token"]
-    return Worker(token, account_id, team_id, profile_id)
+    _created(server, "/api/v1/teams", {
+        "team_id": team_id, "name": "JAC Oostende", "organisation": "caw-nwvl",
+        "site": "Oostende", "service": "jac",
+    })
+    account = _created(server, "/api/v1/accounts", {
+        "account_id": account_id, "name": "Lotte", "role": "worker",
+        "team_id": team_id, "function": "counsellor",
+    })
+    _created(server, "/api/v1/profiles", {
+        "profile_id": profile_id, "channel": "messenger", "kind": "shared",
+        "team_id": team_id, "users": [account_id],
+    })
+    return Worker(account["token"], account_id, team_id, profile_id)
+
+
+def _created(server: Server, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = server.post(path, server.admin_token, body)
+    assert response.status_code == 201, response.text
+    return response.json()
 
 
 def _environment(data_dir: Path) -> dict[str, str]:
@@ -182,7 +188,7 @@ def _wait_until_healthy(process: subprocess.Popen[bytes], base_url: str, log_fil
         try:
             if requests.get(base_url + "/healthz", timeout=1).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or another listener on the port
             pass
         time.sleep(0.1)
     pytest.fail(f"gunicorn did not answer /healthz in {START_TIMEOUT_SECONDS} s:\n{log_file.read_text()}")
