@@ -3,7 +3,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from flask_smorest import Blueprint
+from api.blueprint import Blueprint
 from marshmallow import Schema, fields
 
 from api.extension import logbook
@@ -30,7 +30,7 @@ class NewAccountSchema(AccountSchema):
 
 @blp.route("", methods=["POST"])
 @allow(Action.ADMINISTER)
-@blp.arguments(AccountSchema)
+@blp.arguments(AccountSchema())
 @blp.response(201, NewAccountSchema)
 def add_account(body: dict[str, Any]) -> Any:
     """Add an account and issue its first token (admin)."""

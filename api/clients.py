@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from flask_smorest import Blueprint
+from api.blueprint import Blueprint
 from marshmallow import Schema, fields
 
 from api.extension import logbook
@@ -42,7 +42,7 @@ class PositionSchema(Schema):
 
 @blp.route("/lookup", methods=["POST"])
 @allow(Action.LOOK_UP_CLIENT)
-@blp.arguments(LookupSchema)
+@blp.arguments(LookupSchema())
 @blp.response(200, ClientIdSchema)
 def look_up_client(body: dict[str, Any]) -> Any:
     """The pseudonymous client id of a client ref in your organisation (worker, team lead)."""
@@ -51,7 +51,7 @@ def look_up_client(body: dict[str, Any]) -> Any:
 
 @blp.route("/<uuid:client_id>/follow-ups", methods=["POST"])
 @allow(Action.FOLLOW_UP_CLIENT)
-@blp.arguments(FollowUpSchema)
+@blp.arguments(FollowUpSchema())
 @blp.response(201, FollowUpReceiptSchema)
 def plan_follow_up(body: dict[str, Any], client_id: UUID) -> Any:
     """Plan a follow-up of a client your team has met (worker, team lead)."""
@@ -61,7 +61,7 @@ def plan_follow_up(body: dict[str, Any], client_id: UUID) -> Any:
 
 @blp.route("/<uuid:client_id>/follow-ups/<uuid:follow_up_id>/completion", methods=["POST"])
 @allow(Action.FOLLOW_UP_CLIENT)
-@blp.arguments(CompletionSchema)
+@blp.arguments(CompletionSchema())
 @blp.response(201, PositionSchema)
 def complete_follow_up(body: dict[str, Any], client_id: UUID, follow_up_id: UUID) -> Any:
     """Complete a follow-up (worker, team lead)."""

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
-from flask_smorest import Blueprint
+from api.blueprint import Blueprint
 from marshmallow import Schema, fields, validate
 
 from api.extension import logbook
@@ -93,7 +93,7 @@ class ContactSchema(ContactFactsSchema):
 
 @blp.route("", methods=["POST"])
 @allow(Action.LOG_CONTACT)
-@blp.arguments(NewContactSchema)
+@blp.arguments(NewContactSchema())
 @blp.response(201, ContactReceiptSchema)
 @blp.alt_response(200, schema=ContactReceiptSchema, description="A repeat of an earlier request with the same contact_id")
 def log_contact(body: dict[str, Any]) -> Any:
@@ -114,7 +114,7 @@ def get_contact(contact_id: UUID) -> Any:
 
 @blp.route("/<uuid:contact_id>/corrections", methods=["POST"])
 @allow(Action.AMEND_CONTACT)
-@blp.arguments(CorrectionSchema)
+@blp.arguments(CorrectionSchema())
 @blp.response(201, AmendmentReceiptSchema)
 def correct_contact(body: dict[str, Any], contact_id: UUID) -> Any:
     """Correct facts of a contact (its author, or a team lead of its team)."""
@@ -123,7 +123,7 @@ def correct_contact(body: dict[str, Any], contact_id: UUID) -> Any:
 
 @blp.route("/<uuid:contact_id>/retraction", methods=["POST"])
 @allow(Action.AMEND_CONTACT)
-@blp.arguments(RetractionSchema)
+@blp.arguments(RetractionSchema())
 @blp.response(201, AmendmentReceiptSchema)
 def retract_contact(body: dict[str, Any], contact_id: UUID) -> Any:
     """Retract a contact that should not have been logged (its author, or a team lead)."""

@@ -12,6 +12,8 @@ from typing import Any
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from eventsourcing.persistence import OperationalError
+
 from events.errors import (
     ConflictError,
     InvalidInputError,
@@ -93,6 +95,11 @@ def _unexpected_error(error: Exception) -> Response:
     if isinstance(error, ConfigurationError):
         log.error("configuration error: %s", error)
         return error_response(503, "unavailable", "The logbook is not configured.")
+    if isinstance(error, OperationalError):
+        # The database's own words ("database is locked", "disk I/O error") quote no input.
+        log.error("store unavailable: %s", error)
+        return error_response(503, "unavailable", "The store is unavailable; try again.",
+                              headers={"Retry-After": "1"})
     # The class and the frames are logged, never the text: it might quote input.
     frames = traceback.extract_tb(error.__traceback__)[-8:]
     where = " <- ".join(f"{f.filename}:{f.lineno} in {f.name}" for f in reversed(frames))

@@ -95,3 +95,4 @@ def _check_json_object() -> None:
         body = None
     if not isinstance(body, dict):
         raise ApiError(400, "bad_request", "The body must be a JSON object.")
+    g.json_body = body

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
+from api.blueprint import Blueprint
 from marshmallow import Schema, fields
 
 from api.extension import logbook

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
+from api.blueprint import Blueprint
 from marshmallow import Schema, fields, validate
 
 from api.extension import logbook
@@ -27,7 +27,7 @@ class ProfileSchema(Schema):
 
 @blp.route("", methods=["POST"])
 @allow(Action.ADMINISTER)
-@blp.arguments(ProfileSchema)
+@blp.arguments(ProfileSchema())
 @blp.response(201, ProfileSchema)
 def register_profile(body: dict[str, Any]) -> Any:
     """Register a profile and the accounts that may use it (admin)."""

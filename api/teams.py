@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
+from api.blueprint import Blueprint
 from marshmallow import Schema, fields
 
 from api.extension import logbook
@@ -28,7 +28,7 @@ class TeamListSchema(Schema):
 
 @blp.route("", methods=["POST"])
 @allow(Action.ADMINISTER)
-@blp.arguments(TeamSchema)
+@blp.arguments(TeamSchema())
 @blp.response(201, TeamSchema)
 def register_team(body: dict[str, Any]) -> Any:
     """Register a team (admin)."""

@@ -7,11 +7,17 @@ aggregate's events together with their positions in the store's total order.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import fcntl
+import os
+import threading
+from collections.abc import Sequence
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteConnectionPool, SQLiteDatastore
+from eventsourcing.utils import get_topic
 
 from logbook.config import ConfigurationError, Settings
 
@@ -27,7 +33,56 @@ def library_env(settings: Settings) -> dict[str, str]:
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": sqlite_path(settings),
         "SQLITE_LOCK_TIMEOUT": str(settings.sqlite_lock_timeout_seconds),
+        "APPLICATION_RECORDER_TOPIC": get_topic(TurnTakingSQLiteApplicationRecorder),
     }
+
+
+class TurnTakingSQLiteApplicationRecorder(SQLiteApplicationRecorder):
+    """The library's SQLite recorder, whose writers in several processes take turns.
+
+    When two gunicorn workers write at once, SQLite's busy handler makes the
+    second poll, sleeping at least a millisecond between tries, while a commit
+    holds the write lock for about half that. A blocking lock on a file beside
+    the database wakes the next writer as soon as the lock is free. Reads are
+    not affected; SQLite's own locking still guards the data.
+    """
+
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events") -> None:
+        super().__init__(datastore, events_table_name)
+        self._turns = _WriterTurns(datastore.pool.db_name)
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        with self._turns:
+            return super().insert_events(stored_events, **kwargs)
+
+
+class _WriterTurns:
+    """One writer at a time, among the threads of a process and among processes."""
+
+    def __init__(self, db_name: str) -> None:
+        memory = SQLiteConnectionPool.detect_memory_mode(db_name)
+        self._path = None if memory else db_name.removeprefix("file:").split("?")[0] + ".lock"
+        self._thread_lock = threading.Lock()
+        self._file: IO[bytes] | None = None
+        self._pid = 0
+
+    def __enter__(self) -> None:
+        self._thread_lock.acquire()
+        if self._path is not None:
+            fcntl.flock(self._lock_file().fileno(), fcntl.LOCK_EX)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._path is not None:
+            fcntl.flock(self._lock_file().fileno(), fcntl.LOCK_UN)
+        self._thread_lock.release()
+
+    def _lock_file(self) -> IO[bytes]:
+        # A lock taken through a descriptor inherited across fork would be shared.
+        if self._file is None or self._pid != os.getpid():
+            assert self._path is not None
+            self._file = open(self._path, "ab")  # noqa: SIM115 - held for the life of the process
+            self._pid = os.getpid()
+        return self._file
 
 
 def sqlite_path(settings: Settings) -> str:
