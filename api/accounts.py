@@ -3,9 +3,9 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from api.blueprint import Blueprint
 from marshmallow import Schema, fields
 
+from api.blueprint import Blueprint
 from api.extension import logbook
 from api.fields import slug, text
 from api.guard import allow

@@ -3,9 +3,9 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from api.blueprint import Blueprint
 from marshmallow import Schema, fields
 
+from api.blueprint import Blueprint
 from api.extension import logbook
 from api.fields import moment, text
 from api.guard import actor, allow

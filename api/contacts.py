@@ -5,9 +5,9 @@ from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
-from api.blueprint import Blueprint
 from marshmallow import Schema, fields, validate
 
+from api.blueprint import Blueprint
 from api.extension import logbook
 from api.fields import Text, moment, slug, text
 from api.guard import actor, allow
@@ -95,7 +95,7 @@ class ContactSchema(ContactFactsSchema):
 @allow(Action.LOG_CONTACT)
 @blp.arguments(NewContactSchema())
 @blp.response(201, ContactReceiptSchema)
-@blp.alt_response(200, schema=ContactReceiptSchema, description="A repeat of an earlier request with the same contact_id")
+@blp.alt_response(200, schema=ContactReceiptSchema, description="A repeat of an earlier request, answered again")
 def log_contact(body: dict[str, Any]) -> Any:
     """Log a contact with a client (worker, team lead)."""
     receipt: ContactReceipt = logbook().log_contact(actor(), ContactDraft(**body))

@@ -9,10 +9,9 @@ import logging
 import traceback
 from typing import Any
 
+from eventsourcing.persistence import OperationalError
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException, InternalServerError
-
-from eventsourcing.persistence import OperationalError
 
 from events.errors import (
     ConflictError,

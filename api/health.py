@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.blueprint import Blueprint
 from marshmallow import Schema, fields
 
+from api.blueprint import Blueprint
 from api.extension import logbook
 from api.guard import public
 

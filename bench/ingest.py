@@ -39,10 +39,10 @@ from importlib.metadata import version
 from pathlib import Path
 from uuid import UUID, uuid4
 
-from events import Account, Contact, Profile
-from events.vocabulary import Channel, Direction, Function, Nature, ProfileKind, Role, Service
 from eventsourcing.application import Application
 
+from events import Account, Contact, Profile
+from events.vocabulary import Channel, Direction, Function, Nature, ProfileKind, Role, Service
 from logbook.application import Logbook
 from logbook.config import Settings
 

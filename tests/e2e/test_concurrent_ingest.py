@@ -33,14 +33,14 @@ def test_200_contacts_from_8_threads_are_all_answered_201_stored_once_and_readab
     receipts = [r.json() for r in responses]
     assert len({r["contact_id"] for r in receipts}) == CONTACTS
     assert len({r["position"] for r in receipts}) == CONTACTS
-    clients_of_refs = {(body["client_ref"], receipt["client_id"]) for body, receipt in zip(bodies, receipts)}
+    clients_of_refs = {(body["client_ref"], receipt["client_id"]) for body, receipt in zip(bodies, receipts, strict=True)}
     assert len(clients_of_refs) == CLIENTS  # one client id per ref, whichever worker derived it
     # Every contact is one event; every new client adds one more. Nothing else, nothing twice.
     assert server.count_events() == events_before + CONTACTS + CLIENTS
     with ThreadPoolExecutor(THREADS) as pool:
         read_back = list(pool.map(lambda r: server.get(f"/api/v1/contacts/{r['contact_id']}", worker.token), receipts))
     assert [r.status_code for r in read_back] == [200] * CONTACTS
-    for receipt, response in zip(receipts, read_back):
+    for receipt, response in zip(receipts, read_back, strict=True):
         assert response.json()["client_id"] == receipt["client_id"]
         assert response.json()["history"][0]["position"] == receipt["position"]
     _assert_the_log_shows_no_trouble(server.log()[log_before:])
