@@ -25,6 +25,7 @@ run: install
 	exec $(BIN)/logbook serve --bind $(HOST_PORT)
 
 test: install
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 bench: install
