@@ -18,7 +18,9 @@ from logbook.application import ContactDraft, ContactReceipt, Receipt
 
 blp = Blueprint("contacts", __name__, url_prefix="/api/v1/contacts", description="Contacts with clients")
 
-HISTORY_TYPES = {Contact.Logged: "logged", Contact.Corrected: "corrected", Contact.Retracted: "retracted"}
+HISTORY_TYPES: dict[type, str] = {
+    Contact.Logged: "logged", Contact.Corrected: "corrected", Contact.Retracted: "retracted",
+}
 
 
 class ContactFactsSchema(Schema):

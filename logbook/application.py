@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application, EventSourcedLog
@@ -214,7 +214,7 @@ class Logbook(Application[UUID]):
                 duration_minutes=draft.duration_minutes, topics=draft.topics, now=now,
             )
             client = self._client_meeting(client_id, organisation, profile.team_id, now)
-            logged = contact.pending_events[0]
+            logged = cast(Contact.Logged, contact.pending_events[0])
             try:
                 recordings = self.save(contact, client)
             except IntegrityError:
@@ -377,7 +377,7 @@ class Logbook(Application[UUID]):
 
     def _client_in_scope(self, actor: Account, client_id: UUID) -> Client:
         try:
-            client = self.repository.get(client_id)
+            client: Client = self.repository.get(client_id)
         except AggregateNotFoundError:
             raise NotFoundError("No such client.") from None
         if not isinstance(client, Client) or not client.was_met_by(actor.team_id):

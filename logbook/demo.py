@@ -155,7 +155,7 @@ def _register_directory(app: Logbook) -> dict[str, dict[str, list[str]]]:
 
 def _register_profiles(app: Logbook, practice: Practice) -> dict[str, list[str]]:
     ids = [w.account_id for w in practice.workers]
-    usable: dict[str, list[str]] = {account_id: [] for account_id in ids} | {GROUPS: []}
+    usable: dict[str, list[str]] = {account_id: [] for account_id in [*ids, GROUPS]}
     if practice.profile_kind is ProfileKind.PERSONAL:
         for account_id in ids:
             for channel in Channel:
