@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask
 from flask_smorest import Api
 
-from api.errors import register_error_handlers
+from api.errors import ErrorSchema, register_error_handlers
 from api.extension import LogbookHolder
 from api.guard import register_guard
 from logbook.application import utc_now
@@ -25,6 +25,10 @@ OPENAPI_CONFIG = {
     "OPENAPI_SWAGGER_UI_PATH": "docs",
     "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
 }
+
+
+class LogbookApi(Api):
+    ERROR_SCHEMA = ErrorSchema
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -49,7 +53,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def _register_blueprints(app: Flask) -> None:
     from api import accounts, clients, contacts, health, profiles, teams
 
-    api = Api(app, spec_kwargs={"servers": [{"url": "/"}]})
+    api = LogbookApi(app, spec_kwargs={"servers": [{"url": "/"}]})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     api.spec.options["security"] = [{"bearer": []}]
     for module in (health, teams, accounts, profiles, contacts, clients):

@@ -11,6 +11,7 @@ from typing import Any
 
 from eventsourcing.persistence import OperationalError
 from flask import Flask, Response, jsonify
+from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from events.errors import (
@@ -44,6 +45,21 @@ CODE_OF_STATUS = {
     500: "internal_error",
     503: "unavailable",
 }
+
+
+class ErrorDetailSchema(Schema):
+    code = fields.String(required=True, metadata={"description": "Machine-readable, such as contact_in_future"})
+    message = fields.String(required=True, metadata={"description": "For people; never quotes input"})
+    fields = fields.Dict(
+        keys=fields.String(), values=fields.List(fields.String()), required=True,
+        metadata={"description": "For 422, each faulty field's messages; otherwise empty"},
+    )
+
+
+class ErrorSchema(Schema):
+    """The one shape of every error answer, documented in the OpenAPI document."""
+
+    error = fields.Nested(ErrorDetailSchema, required=True)
 
 
 class ApiError(HTTPException):

@@ -18,6 +18,7 @@ class HealthSchema(Schema):
 
 @blp.route("/healthz", methods=["GET"])
 @public
+@blp.doc(security=[])
 @blp.response(200, HealthSchema)
 def healthz() -> Any:
     """Whether the service can read its store."""

@@ -60,3 +60,14 @@ def test_a_wrong_method_answers_405_in_the_error_shape(world):
 
     assert response.status_code == 405
     assert world.error_of(response)["code"] == "method_not_allowed"
+
+
+def test_the_openapi_document_describes_errors_in_the_shape_they_are_answered(client):
+    from api.errors import ErrorSchema
+
+    document = client.get("/api/v1/openapi.json").get_json()
+    answered = client.post("/api/v1/contacts", json={}).get_json()
+
+    assert set(document["components"]["schemas"]["Error"]["properties"]) == {"error"}
+    assert set(document["components"]["schemas"]["ErrorDetail"]["required"]) == {"code", "message", "fields"}
+    assert ErrorSchema().validate(answered) == {}
