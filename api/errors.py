@@ -50,8 +50,8 @@ CODE_OF_STATUS = {
 class ErrorDetailSchema(Schema):
     code = fields.String(required=True, metadata={"description": "Machine-readable, such as contact_in_future"})
     message = fields.String(required=True, metadata={"description": "For people; never quotes input"})
-    fields = fields.Dict(
-        keys=fields.String(), values=fields.List(fields.String()), required=True,
+    field_messages = fields.Dict(
+        keys=fields.String(), values=fields.List(fields.String()), required=True, data_key="fields",
         metadata={"description": "For 422, each faulty field's messages; otherwise empty"},
     )
 
