@@ -6,11 +6,25 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate
 
-from events.identifiers import is_slug
+from events.identifiers import SLUG_PATTERN, is_slug
+
+NOT_BLANK = validate.Regexp(r"^\s*\S", error="Must not be blank.")
+
+
+class Slug(validate.Regexp):
+    """The slug rule of the domain; as a Regexp, its pattern shows in the OpenAPI document."""
+
+    def __init__(self) -> None:
+        super().__init__(SLUG_PATTERN, error="Must be a slug: lower-case letters, digits, '-' or '_', at most 64.")
+
+    def __call__(self, value: Any) -> Any:  # type: ignore[override]
+        if not is_slug(value):  # stricter than re.match with '$', which lets a trailing newline through
+            raise ValidationError(self._format_error(value))
+        return value
 
 
 def slug(**kwargs: Any) -> fields.String:
-    return fields.String(validate=_is_slug, **kwargs)
+    return fields.String(validate=Slug(), **kwargs)
 
 
 class Text(fields.String):
@@ -27,19 +41,10 @@ class Text(fields.String):
 
 def text(max_length: int, **kwargs: Any) -> Text:
     """Free text that is not blank."""
-    return Text(validate=[validate.Length(max=max_length), _not_blank], **kwargs)
+    return Text(validate=[validate.Length(min=1, max=max_length), NOT_BLANK], **kwargs)
 
 
 def moment(**kwargs: Any) -> fields.AwareDateTime:
     """An ISO 8601 date-time with its UTC offset."""
     return fields.AwareDateTime(format="iso", **kwargs)
 
-
-def _is_slug(value: str) -> None:
-    if not is_slug(value):
-        raise ValidationError("Must be a slug: lower-case letters, digits, '-' or '_', at most 64.")
-
-
-def _not_blank(value: str) -> None:
-    if not value.strip():
-        raise ValidationError("Must not be blank.")

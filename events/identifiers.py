@@ -14,7 +14,8 @@ from uuid import UUID, uuid5
 from events.errors import InvalidInputError
 
 _NAMESPACE = UUID("5b7f4d0e-2c1a-4f43-9a55-6c0f6a1b1e70")
-_SLUG = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?")
+SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$"
+_SLUG = re.compile(SLUG_PATTERN.removeprefix("^").removesuffix("$"))
 
 
 def is_slug(value: str) -> bool:
