@@ -51,10 +51,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from api import accounts, clients, contacts, health, profiles, teams
+    from api import accounts, clients, contacts, health, me, profiles, teams
 
     api = LogbookApi(app, spec_kwargs={"servers": [{"url": "/"}]})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     api.spec.options["security"] = [{"bearer": []}]
-    for module in (health, teams, accounts, profiles, contacts, clients):
+    for module in (health, me, teams, accounts, profiles, contacts, clients):
         api.register_blueprint(module.blp)

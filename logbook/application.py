@@ -23,6 +23,7 @@ from events.errors import (
     ProfileUsersError,
     UnknownReferenceError,
 )
+from events.identifiers import slug_uuid
 from events.vocabulary import Channel, Direction, Function, Nature, ProfileKind, Role, Service
 from logbook import access
 from logbook.access import Action
@@ -43,6 +44,12 @@ class TeamListed(DomainEvent):
     """An entry of the log that lists the teams in the order they were registered."""
 
     team_id: str
+
+
+class ProfileListed(DomainEvent):
+    """An entry of the log that lists a team's profiles in the order they were registered."""
+
+    profile_id: str
 
 
 @dataclass(frozen=True)
@@ -185,15 +192,26 @@ class Logbook(Application[UUID]):
         self.team(team_id)
         for account_id in users:
             self._check_profile_user(account_id, team_id)
-        profile = Profile.register(
-            profile_id=profile_id, channel=channel, kind=kind, team_id=team_id,
-            users=users, now=self.clock(),
-        )
-        self._save_new(profile, what=f"profile '{profile_id}'")
-        return profile
+
+        def attempt() -> Profile:
+            profile = Profile.register(
+                profile_id=profile_id, channel=channel, kind=kind, team_id=team_id,
+                users=users, now=self.clock(),
+            )
+            listed = self._profiles_log(team_id).trigger_event(profile_id=profile_id)
+            self._save_new(profile, listed, what=f"profile '{profile_id}'")
+            return profile
+        return _retrying(attempt)
 
     def profile(self, profile_id: str) -> Profile:
         return self._directory_entry(Profile, Profile.id_for(profile_id), "profile_id", profile_id)
+
+    def usable_profiles(self, actor: Account) -> list[Profile]:
+        """The profiles the actor may log contacts through, in the order they were registered."""
+        if actor.team_id is None:
+            return []
+        profiles = (self.profile(entry.profile_id) for entry in self._profiles_log(actor.team_id).get())
+        return [profile for profile in profiles if actor.account_id in profile.users]
 
     # Contacts.
 
@@ -322,6 +340,9 @@ class Logbook(Application[UUID]):
             if self._exists(aggregates[0].id):
                 raise AlreadyExistsError(f"There is already a {what}.") from None
             raise
+
+    def _profiles_log(self, team_id: str) -> EventSourcedLog[ProfileListed]:
+        return EventSourcedLog(self.events, slug_uuid("profiles-of-team", team_id), ProfileListed)
 
     def _exists(self, aggregate_id: UUID) -> bool:
         return bool(self.recorder.select_events(aggregate_id, limit=1))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 API_PATHS = {
     "/healthz",
+    "/api/v1/me",
     "/api/v1/teams",
     "/api/v1/accounts",
     "/api/v1/profiles",
