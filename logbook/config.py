@@ -62,12 +62,17 @@ def _secret_key(value: str | None, data_dir: Path) -> bytes | None:
     return None
 
 
+def make_private_dir(path: Path) -> None:
+    """Creates the data directory readable by its owner alone: it holds the store and the keys."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
 def ensure_secret_key(data_dir: Path) -> bool:
     """Generates a development secret key into ``data_dir`` unless one is there; True if it did."""
     key_file = data_dir / SECRET_KEY_FILE
     if key_file.exists():
         return False
-    data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(data_dir)
     fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as out:
         out.write(secrets.token_urlsafe(48) + "\n")

@@ -19,7 +19,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteConnectionPool, SQLiteDatastore
 from eventsourcing.utils import get_topic
 
-from logbook.config import ConfigurationError, Settings
+from logbook.config import ConfigurationError, Settings, make_private_dir
 
 if TYPE_CHECKING:
     from eventsourcing.application import Application
@@ -89,7 +89,7 @@ def sqlite_path(settings: Settings) -> str:
     """The SQLite file: ``sqlite:///path`` in ``DATABASE_URL``, else one in the data directory."""
     url = settings.database_url
     if url is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(settings.data_dir)
         return str(settings.data_dir / SQLITE_FILE)
     scheme = urlsplit(url).scheme
     if scheme != "sqlite" or not url.startswith("sqlite:///"):

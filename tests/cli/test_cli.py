@@ -114,3 +114,9 @@ def test_demo_shows_the_seeds_profiles(tmp_path: Path, practice_profile: str) ->
         assert app.account(profile.users[0]).intern
     else:
         assert len(profile.users) > 1
+
+
+def test_init_makes_a_data_directory_only_its_owner_can_read(tmp_path: Path) -> None:
+    run(tmp_path / "var", "init")
+
+    assert (tmp_path / "var").stat().st_mode & 0o777 == 0o700
