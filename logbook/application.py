@@ -407,7 +407,7 @@ class Logbook(Application[UUID]):
 
 
 _COMPARED_FIELDS = (
-    "client_id", "account_id", "profile_id", "direction", "nature", "occurred_at",
+    "client_id", "profile_id", "direction", "nature", "occurred_at",
     "thread", "message_count", "duration_minutes", "topics",
 )
 
