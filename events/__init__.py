@@ -8,7 +8,9 @@ from events.access_token import AccessToken
 from events.account import Account
 from events.client import Client, FollowUp
 from events.contact import CORRECTABLE_FIELDS, Contact
+from events.policy import Policy
 from events.profile import Profile
+from events.review import Review
 from events.team import Team
 
 __all__ = [
@@ -18,6 +20,8 @@ __all__ = [
     "Client",
     "Contact",
     "FollowUp",
+    "Policy",
     "Profile",
+    "Review",
     "Team",
 ]

@@ -72,3 +72,36 @@ class Nature(StrEnum):
 
 
 REFERRALS = frozenset({Nature.REFERRAL_SAFE_CHAT, Nature.REFERRAL_IN_PERSON})
+
+
+class Severity(StrEnum):
+    """How serious a boundary crossing is, from a note to a matter for the team lead today."""
+
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+SEVERITY_ORDER = (Severity.INFO, Severity.LOW, Severity.MEDIUM, Severity.HIGH)
+"""The severities from least to most serious, for sorting and thresholds."""
+
+
+class Rule(StrEnum):
+    """A rule of the boundary policy that a contact, or its absence, can cross."""
+
+    DRIFT_INTO_HELP = "drift_into_help"
+    HELP_QUESTION_NOT_REFERRED = "help_question_not_referred"
+    PROFESSIONAL_PROFILE_CONTACT = "professional_profile_contact"
+    PERSONAL_PROFILE_CONTACT = "personal_profile_contact"
+    INTERN_PERSONAL_PROFILE = "intern_personal_profile"
+    WORRYING_POST_WITHOUT_FOLLOW_UP = "worrying_post_without_follow_up"
+    OUT_OF_HOURS = "out_of_hours"
+
+
+class Verdict(StrEnum):
+    """A team lead's judgement of a boundary crossing."""
+
+    ACCEPTABLE = "acceptable"
+    NOT_ACCEPTABLE = "not_acceptable"
+    DISCUSS_IN_TEAM = "discuss_in_team"

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, TypeVar, cast
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application, EventSourcedLog
-from eventsourcing.domain import DomainEvent
+from eventsourcing.application import AggregateNotFoundError, EventSourcedLog
 from eventsourcing.persistence import IntegrityError
-from eventsourcing.utils import Environment, EnvType
 
-from events import AccessToken, Account, Client, Contact, Profile, Team
+from events import AccessToken, Account, Client, Contact, Policy, Profile, Review, Team
 from events.errors import (
     AlreadyExistsError,
     ContactIdConflictError,
@@ -24,12 +22,14 @@ from events.errors import (
     UnknownReferenceError,
 )
 from events.identifiers import slug_uuid
-from events.vocabulary import Channel, Direction, Function, Nature, ProfileKind, Role, Service
+from events.listings import PolicyListed, ProfileListed, TeamListed
+from events.policy import SECTOR_AGREEMENT_2019, PolicyTerms
+from events.vocabulary import Channel, Direction, Function, Nature, ProfileKind, Role, Service, Verdict
 from logbook import access
 from logbook.access import Action
 from logbook.config import Settings
 from logbook.pseudonyms import client_id_for
-from logbook.store import events_with_positions, library_env
+from logbook.store import EventStore, events_with_positions
 from logbook.tokens import new_token, token_id
 
 T = TypeVar("T")
@@ -40,16 +40,7 @@ MAX_ATTEMPTS = 20
 TEAMS_LOG_ID = UUID("0c3f1a5e-8d6b-4b1e-9f0e-7a2d4c5b6e01")
 
 
-class TeamListed(DomainEvent):
-    """An entry of the log that lists the teams in the order they were registered."""
-
-    team_id: str
-
-
-class ProfileListed(DomainEvent):
-    """An entry of the log that lists a team's profiles in the order they were registered."""
-
-    profile_id: str
+POLICIES_LOG_ID = UUID("6e2d9b47-3f1c-4a8e-b5d0-9c7a1e4f2b03")
 
 
 @dataclass(frozen=True)
@@ -96,25 +87,19 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class Logbook(Application[UUID]):
+class Logbook(EventStore):
     """Records contacts, corrections, retractions and follow-ups as immutable events."""
-
-    name = "logbook"
 
     def __init__(self, settings: Settings, clock: Callable[[], datetime] = utc_now) -> None:
         self.settings = settings
         self.clock = clock
         self._secret_key = settings.require_secret_key()
-        super().__init__(env=library_env(settings))
+        super().__init__(settings)
         self._teams_log = EventSourcedLog(self.events, TEAMS_LOG_ID, TeamListed)
         # Teams, accounts, profiles and tokens never change once recorded, and the
         # teams that met a client only grow: caching them can never go stale.
         self._directory: dict[UUID, Any] = {}
         self._met: set[tuple[UUID, str]] = set()
-
-    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
-        """The library's settings from `Settings` alone, never from the process environment."""
-        return Environment(name, dict(env or {}))
 
     # Directory: teams, accounts, profiles, tokens.
 
@@ -404,6 +389,60 @@ class Logbook(Application[UUID]):
         if not isinstance(client, Client) or not client.was_met_by(actor.team_id):
             raise NotFoundError("No such client.")
         return client
+
+    # Policies and reviews.
+
+    def publish_policy(self, actor: Account, body: Mapping[str, Any]) -> tuple[PolicyTerms, Receipt]:
+        """Publishes a version of the boundary policy; a version is published once and never changes."""
+        access.require(actor, Action.PUBLISH_POLICY)
+
+        def attempt() -> tuple[PolicyTerms, Receipt]:
+            now = self.clock()
+            policy = Policy.publish(body=body, now=now)
+            version = policy.terms.version
+            listed = self._policies_log().trigger_event(version=version)
+            position = self._save_new_at(policy, listed, what=f"policy version '{version}'")
+            return policy.terms, Receipt(position, now)
+        return _retrying(attempt)
+
+    def policies(self) -> list[PolicyTerms]:
+        """The built-in agreement, then the published versions in the order they were published."""
+        published = (self._policy(entry.version) for entry in self._policies_log().get())
+        return [SECTOR_AGREEMENT_2019, *(policy.terms for policy in published)]
+
+    def list_policies(self, actor: Account) -> list[PolicyTerms]:
+        """Every version of the policy, the built-in agreement first."""
+        access.require(actor, Action.READ_POLICIES)
+        return self.policies()
+
+    def record_review(
+        self, actor: Account, *, crossing_id: UUID, crossing_team_id: str, verdict: Verdict, comment: str
+    ) -> Receipt:
+        """Records a team lead's verdict on a boundary crossing of their own team."""
+        access.require(actor, Action.REVIEW_CROSSING)
+        now = self.clock()
+        review = Review.record(
+            review_id=uuid4(), crossing_id=crossing_id, team_id=crossing_team_id, account=actor,
+            verdict=verdict, comment=comment, now=now,
+        )
+        return Receipt(self.save(review)[-1].notification.id, now)
+
+    def _policies_log(self) -> EventSourcedLog[PolicyListed]:
+        return EventSourcedLog(self.events, POLICIES_LOG_ID, PolicyListed)
+
+    def _policy(self, version: str) -> Policy:
+        # Published versions never change: the directory's cache can hold them.
+        return self._directory_entry(Policy, Policy.id_for(version), "version", version)
+
+    def _save_new_at(self, aggregate: Any, *others: Any, what: str) -> int:
+        """Saves a new aggregate with others and returns its position; a taken id raises `AlreadyExistsError`."""
+        try:
+            recordings = self.save(aggregate, *others)
+        except IntegrityError:
+            if self._exists(aggregate.id):
+                raise AlreadyExistsError(f"There is already a {what}.") from None
+            raise
+        return next(r.notification.id for r in recordings if r.domain_event.originator_id == aggregate.id)
 
 
 _COMPARED_FIELDS = (
