@@ -22,7 +22,9 @@ run: install
 	echo; echo "admin token: $$token"; \
 	echo "try:   curl -H 'Authorization: Bearer $$token' http://$(HOST_PORT)/api/v1/teams"; \
 	echo "docs:  http://$(HOST_PORT)/api/v1/docs"; echo
-	exec $(BIN)/logbook serve --bind $(HOST_PORT)
+	@$(BIN)/logbook projections run & projector=$$!; \
+	trap 'kill $$projector 2>/dev/null' EXIT; \
+	$(BIN)/logbook serve --bind $(HOST_PORT)
 
 test: install
 	$(BIN)/ruff check .
@@ -31,3 +33,4 @@ test: install
 
 bench: install
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/projections.py

@@ -13,6 +13,7 @@ from flask_smorest import Api
 from api.errors import ErrorSchema, register_error_handlers
 from api.extension import LogbookHolder
 from api.guard import register_guard
+from api.read_models import ViewHolder
 from logbook.application import utc_now
 from logbook.config import Settings
 
@@ -43,7 +44,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(OPENAPI_CONFIG)
     environ = os.environ if config is None else config
     clock: Callable[[], datetime] = (config or {}).get("CLOCK", utc_now)
-    app.extensions["logbook"] = LogbookHolder(Settings.from_environ(environ), clock)
+    settings = Settings.from_environ(environ)
+    app.extensions["logbook"] = LogbookHolder(settings, clock)
+    app.extensions["views"] = ViewHolder(settings)
+    app.extensions["clock"] = clock
     register_guard(app)
     _register_blueprints(app)
     register_error_handlers(app)
@@ -51,10 +55,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from api import accounts, clients, contacts, health, me, profiles, teams
+    from api import accounts, clients, contacts, crossings, health, me, policies, profiles, teams, timelines
 
     api = LogbookApi(app, spec_kwargs={"servers": [{"url": "/"}]})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     api.spec.options["security"] = [{"bearer": []}]
-    for module in (health, me, teams, accounts, profiles, contacts, clients):
+    for module in (health, me, teams, accounts, profiles, contacts, clients, policies, timelines, crossings):
         api.register_blueprint(module.blp)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from marshmallow import ValidationError, fields, validate
 
@@ -48,3 +51,33 @@ def moment(**kwargs: Any) -> fields.AwareDateTime:
     """An ISO 8601 date-time with its UTC offset."""
     return fields.AwareDateTime(format="iso", **kwargs)
 
+
+
+class DateOrMoment(fields.String):
+    """A date (``2026-05-01``: midnight there in the local time zone) or an ISO 8601 date-time with its UTC offset.
+
+    Either way it loads as an aware datetime; a date-time without an offset is refused.
+    """
+
+    DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+    def __init__(self, *, zone: str = "Europe/Brussels", **kwargs: Any) -> None:
+        metadata = {"description": f"A date (midnight in {zone}) or a date-time with its UTC offset.",
+                    **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+        self.zone = ZoneInfo(zone)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else value.isoformat()
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:  # type: ignore[override]
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            if self.DATE.fullmatch(text):
+                return datetime.combine(date.fromisoformat(text), time(0), tzinfo=self.zone)
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValidationError("Not a valid date or date-time.") from None
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            raise ValidationError("A date-time needs its UTC offset, such as +02:00 or Z.")
+        return moment

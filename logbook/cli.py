@@ -8,16 +8,23 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import click
+from tqdm import tqdm
 
 from events.errors import LogbookError
 from events.vocabulary import Function, Role
-from logbook.application import Logbook
+from logbook import read_models
+from logbook.application import Logbook, utc_now
 from logbook.config import ConfigurationError, Settings, ensure_secret_key
+from logbook.store import EventStore
+from projections.base import UnhandledEventError
 
 GUNICORN_APP = "api:create_app()"
 
@@ -104,6 +111,57 @@ def demo(seed: int, contact_count: int) -> None:
 
     with _logbook() as app:
         load_demo(app, seed=seed, contact_count=contact_count, echo=lambda m: click.echo(m, err=True))
+
+
+@main.group()
+def projections() -> None:
+    """Keep the read models (timelines, boundary crossings) up to date."""
+
+
+@projections.command("run")
+def run_projections() -> None:
+    """Follow the store and keep every read model up to date, until stopped (SIGTERM or Ctrl-C)."""
+    stop = threading.Event()
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signal_number, lambda *_: stop.set())
+    click.echo("projector following the store; stop with Ctrl-C", err=True)
+    with _projecting():
+        read_models.run(_settings(), utc_now, stop)
+
+
+@projections.command("rebuild")
+@click.argument("name", required=False, type=click.Choice(list(read_models.PROJECTIONS)))
+def rebuild_projections(name: str | None) -> None:
+    """Rebuild one read model (or all) from the first event to the last; never asks."""
+    settings = _settings()
+    total = _head(settings)
+    for each in [name] if name else list(read_models.PROJECTIONS):
+        with _projecting(), tqdm(total=total, desc=each, unit=" events", file=sys.stderr) as bar:
+            count = read_models.rebuild(settings, each, utc_now, _progress(bar))
+        click.echo(f"rebuilt {each} from {count} events", err=True)
+
+
+def _progress(bar: tqdm[Any]) -> Callable[[int], None]:
+    def advance(count: int) -> None:
+        bar.update(count)
+    return advance
+
+
+def _head(settings: Settings) -> int:
+    store = EventStore(settings)
+    try:
+        return store.recorder.max_notification_id() or 0
+    finally:
+        store.close()
+
+
+@contextmanager
+def _projecting() -> Iterator[None]:
+    """Errors of a projection become a message and exit code 1: it stopped, nothing was skipped."""
+    try:
+        yield
+    except (ConfigurationError, UnhandledEventError) as error:
+        raise click.ClickException(str(error)) from None
 
 
 @contextmanager

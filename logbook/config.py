@@ -26,6 +26,8 @@ class Settings:
     database_url: str | None
     secret_key: bytes | None
     sqlite_lock_timeout_seconds: int = 30
+    dormant_after_days: int = 60
+    """A client with no contact for this long is `dormant` on its timeline."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -37,6 +39,7 @@ class Settings:
             database_url=env.get("DATABASE_URL") or None,
             secret_key=_secret_key(env.get("LOGBOOK_SECRET_KEY"), data_dir),
             sqlite_lock_timeout_seconds=int(env.get("LOGBOOK_SQLITE_LOCK_TIMEOUT") or 30),
+            dormant_after_days=int(env.get("LOGBOOK_DORMANT_AFTER_DAYS") or 60),
         )
 
     def require_secret_key(self) -> bytes:

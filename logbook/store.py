@@ -11,18 +11,16 @@ import fcntl
 import os
 import threading
 from collections.abc import Sequence
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
+from eventsourcing.application import Application
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteConnectionPool, SQLiteDatastore
-from eventsourcing.utils import get_topic
+from eventsourcing.utils import Environment, EnvType, get_topic
 
 from logbook.config import ConfigurationError, Settings, make_private_dir
-
-if TYPE_CHECKING:
-    from eventsourcing.application import Application
 
 SQLITE_FILE = "logbook.sqlite3"
 
@@ -117,3 +115,19 @@ def events_with_positions(app: Application[UUID], originator_id: UUID) -> list[t
         ))
         for row in rows
     ]
+
+
+class EventStore(Application[UUID]):
+    """The logbook's store opened only to read its events, as the projector does.
+
+    It needs no secret key: it reads what the `Logbook` wrote, in its order.
+    """
+
+    name = "logbook"
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(env=library_env(settings))
+
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        """The library's settings from `Settings` alone, never from the process environment."""
+        return Environment(name, dict(env or {}))

@@ -7,6 +7,7 @@ their workers, a team lead, a researcher and their Messenger and WhatsApp profil
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -16,6 +17,7 @@ from flask.testing import FlaskClient
 
 from api import create_app
 from events.vocabulary import Role
+from logbook import read_models
 from logbook.application import Logbook
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
@@ -66,6 +68,12 @@ class Api:
 
     def events_in_store(self) -> int:
         return self.app.extensions["logbook"].get().count_events()
+
+    def project(self) -> int:
+        """Runs the projector over everything recorded so far, as the worker process would."""
+        settings = self.app.extensions["logbook"].settings
+        with closing(read_models.projector(settings, self.clock)) as projector:
+            return projector.catch_up()
 
     def headers(self, who: str | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
@@ -157,6 +165,7 @@ def app(tmp_path: Any, clock: Clock) -> Any:
     app.config["TESTING"] = True
     yield app
     app.extensions["logbook"].close()
+    app.extensions["views"].close()
 
 
 @pytest.fixture
@@ -204,3 +213,4 @@ def open_world() -> Any:
     yield open_
     for app in opened:
         app.extensions["logbook"].close()
+        app.extensions["views"].close()

@@ -15,6 +15,14 @@ API_PATHS = {
     "/api/v1/clients/lookup",
     "/api/v1/clients/{client_id}/follow-ups",
     "/api/v1/clients/{client_id}/follow-ups/{follow_up_id}/completion",
+    "/api/v1/clients/{client_id}/timeline",
+    "/api/v1/teams/{team_id}/follow-ups",
+    "/api/v1/teams/{team_id}/clients",
+    "/api/v1/policies",
+    "/api/v1/crossings",
+    "/api/v1/crossings/{crossing_id}",
+    "/api/v1/crossings/{crossing_id}/reviews",
+    "/api/v1/reports/boundaries",
 }
 
 

@@ -1,0 +1,329 @@
+"""What team leads and the report ask of the `boundaries` read model.
+
+Crossings are listed newest first, a page at a time, with an opaque cursor
+holding the sort key of the last item. The report counts judged contacts and
+crossings per site, team, rule, month or profile kind, in SQL over the time
+indexes; only the medians are computed here, over the hours SQL fetched.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.sqlite import SQLiteCursor
+
+from events.vocabulary import REFERRALS, SEVERITY_ORDER, Nature, ProfileKind, Rule, Severity, Verdict
+from projections.boundaries import BoundaryView, moment, parse_moment
+
+CROSSING_COLUMNS = (
+    "crossing_id", "rule", "severity", "status", "policy_version", "client_id", "team_id", "site", "account_id",
+    "contact_ids", "started_at", "ended_at", "detected_at",
+)
+CROSSING_SELECT = ", ".join(f"c.{column}" for column in CROSSING_COLUMNS)
+HELP_QUESTION = Nature.HELP_QUESTION.value
+HELP_CONVERSATION = Nature.HELP_CONVERSATION.value
+REFERRAL_LIST = ", ".join(f"'{nature.value}'" for nature in sorted(REFERRALS))
+
+
+class CrossingStatus(StrEnum):
+    """Where a crossing stands: not yet judged (or to discuss), judged, or no longer found."""
+
+    OPEN = "open"
+    REVIEWED = "reviewed"
+    RESOLVED = "resolved"
+
+
+class ReportKey(StrEnum):
+    """What the report's rows are per."""
+
+    SITE = "site"
+    TEAM = "team"
+    RULE = "rule"
+    MONTH = "month"
+    PROFILE_KIND = "profile_kind"
+
+
+KEY_COLUMNS = {
+    ReportKey.SITE: "site", ReportKey.TEAM: "team_id", ReportKey.RULE: "rule", ReportKey.MONTH: "month",
+    ReportKey.PROFILE_KIND: "profile_kind",
+}
+"""The column that holds each key, in `crossings` and (but for the rule) in `judged_contacts`."""
+
+
+# Cursors: the sort key of a page's last crossing, opaque to clients.
+
+_CURSOR_SHAPE = re.compile(
+    r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z)\|([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
+)
+
+
+class InvalidCursorError(ValueError):
+    """Raised when a cursor is not one that the list of crossings gave out."""
+
+    def __init__(self) -> None:
+        super().__init__("Not a cursor of this list: pass the next_cursor of its previous page.")
+
+
+def encode_cursor(started_at: str, crossing_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{started_at}|{crossing_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
+    """The (started_at, crossing_id) a cursor holds; raises `InvalidCursorError` for anything else."""
+    try:
+        text = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidCursorError() from None
+    match = _CURSOR_SHAPE.fullmatch(text)
+    if match is None:
+        raise InvalidCursorError()
+    return match[1], match[2]
+
+
+# Crossings.
+
+
+@dataclass(frozen=True)
+class CrossingPage:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def list_crossings(
+    view: BoundaryView,
+    *,
+    team_id: str | None = None,
+    site: str | None = None,
+    rule: str | None = None,
+    severity: str | None = None,
+    status: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> CrossingPage:
+    """Crossings newest first (by ``started_at`` in [start, end)), a page of at most ``limit`` after ``cursor``."""
+    where, params = _equal_to("c", team_id=team_id, site=site, rule=rule, severity=severity, status=status)
+    _add_range(where, params, "c.started_at", start, end)
+    if cursor is not None:
+        where.append("(c.started_at, c.crossing_id) < (:after_at, :after_id)")
+        params["after_at"], params["after_id"] = decode_cursor(cursor)
+    params["fetch"] = limit + 1
+    with view.reading() as sql:
+        sql.execute(
+            f"SELECT {CROSSING_SELECT} FROM crossings AS c {_where(where)} "
+            "ORDER BY c.started_at DESC, c.crossing_id DESC LIMIT :fetch",
+            params,
+        )
+        rows = sql.fetchall()
+    last = rows[limit - 1] if len(rows) > limit else None
+    next_cursor = None if last is None else encode_cursor(last["started_at"], last["crossing_id"])
+    return CrossingPage([_crossing(row) for row in rows[:limit]], next_cursor)
+
+
+def get_crossing(view: BoundaryView, crossing_id: UUID) -> dict[str, Any] | None:
+    """A crossing with its evidence (the contacts, in time order) and its reviews (in order); None if unknown."""
+    with view.reading() as sql:
+        sql.execute(f"SELECT {CROSSING_SELECT} FROM crossings AS c WHERE c.crossing_id = ?", (str(crossing_id),))
+        row = sql.fetchone()
+        if row is None:
+            return None
+        sql.execute(
+            "SELECT j.contact_id, j.occurred_at, j.team_id, j.account_id, j.profile_kind, j.nature, j.retracted "
+            "FROM json_each(?) AS e JOIN judged_contacts AS j ON j.contact_id = e.value "
+            "ORDER BY j.occurred_at, j.contact_id",
+            (row["contact_ids"],),
+        )
+        evidence = [_evidence(contact) for contact in sql.fetchall()]
+        sql.execute(
+            "SELECT review_id, account_id, verdict, comment, recorded_at, position FROM reviews "
+            "WHERE crossing_id = ? ORDER BY position",
+            (str(crossing_id),),
+        )
+        reviews = [_review(review) for review in sql.fetchall()]
+    return {**_crossing(row), "evidence": evidence, "reviews": reviews}
+
+
+def crossing_team(view: BoundaryView, crossing_id: UUID) -> str | None:
+    """The team a crossing belongs to, for the access check; None for an unknown crossing."""
+    with view.reading() as sql:
+        sql.execute("SELECT team_id FROM crossings WHERE crossing_id = ?", (str(crossing_id),))
+        row = sql.fetchone()
+    return None if row is None else str(row["team_id"])
+
+
+def _crossing(row: Any) -> dict[str, Any]:
+    return {
+        "crossing_id": UUID(row["crossing_id"]),
+        "rule": Rule(row["rule"]),
+        "severity": Severity(row["severity"]),
+        "status": CrossingStatus(row["status"]),
+        "policy_version": row["policy_version"],
+        "client_id": UUID(row["client_id"]),
+        "team_id": row["team_id"],
+        "site": row["site"],
+        "account_id": row["account_id"],
+        "contact_ids": [UUID(contact_id) for contact_id in json.loads(row["contact_ids"])],
+        "started_at": parse_moment(row["started_at"]),
+        "ended_at": parse_moment(row["ended_at"]),
+        "detected_at": parse_moment(row["detected_at"]),
+    }
+
+
+def _evidence(row: Any) -> dict[str, Any]:
+    return {
+        "contact_id": UUID(row["contact_id"]),
+        "occurred_at": parse_moment(row["occurred_at"]),
+        "team_id": row["team_id"],
+        "account_id": row["account_id"],
+        "profile_kind": ProfileKind(row["profile_kind"]),
+        "nature": Nature(row["nature"]),
+        "retracted": bool(row["retracted"]),
+    }
+
+
+def _review(row: Any) -> dict[str, Any]:
+    return {
+        "review_id": UUID(row["review_id"]),
+        "account_id": row["account_id"],
+        "verdict": Verdict(row["verdict"]),
+        "comment": row["comment"],
+        "recorded_at": parse_moment(row["recorded_at"]),
+        "position": row["position"],
+    }
+
+
+# The report.
+
+CONTACT_FIGURES = (
+    "COUNT(*) AS contacts, "
+    "COUNT(DISTINCT j.conversation_id) AS conversations, "
+    f"SUM(j.nature = '{HELP_QUESTION}') AS help_questions, "
+    f"SUM(j.nature = '{HELP_CONVERSATION}') AS help_conversations, "
+    f"SUM(j.nature IN ({REFERRAL_LIST})) AS referrals, "
+    f"SUM(j.nature = '{HELP_QUESTION}' AND j.referred_hours IS NOT NULL) AS referred, "
+    f"COUNT(DISTINCT CASE WHEN j.nature = '{HELP_CONVERSATION}' THEN j.conversation_id END) AS drifted"
+)
+
+
+def boundaries_report(
+    view: BoundaryView,
+    *,
+    by: ReportKey | str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    team_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """Per key, what the non-retracted contacts with ``occurred_at`` in [start, end) were, and the crossings
+    with ``started_at`` in [start, end) by severity; ordered by key.
+
+    A help question counts as referred when the projection found a referral for
+    the client within ``referral_within_hours`` of the policy in force when it was asked.
+    """
+    by = ReportKey(by)
+    key, source, params = _contact_source(by, start, end, team_id)
+    with view.reading() as sql:
+        sql.execute(f"SELECT {key} AS key, {CONTACT_FIGURES} {source} GROUP BY {key}", params)
+        figures = {row["key"]: row for row in sql.fetchall()}
+        sql.execute(
+            f"SELECT {key} AS key, j.referred_hours AS hours {source} "
+            f"AND j.nature = '{HELP_QUESTION}' AND j.referred_hours IS NOT NULL",
+            params,
+        )
+        hours: dict[str, list[float]] = defaultdict(list)
+        for row in sql.fetchall():
+            hours[row["key"]].append(row["hours"])
+        crossings = _crossings_by_severity(sql, by, start, end, team_id)
+    return [_report_row(key, figures.get(key), hours.get(key, []), crossings.get(key, {}))
+            for key in sorted(figures.keys() | crossings.keys())]
+
+
+def _contact_source(
+    by: ReportKey, start: datetime | None, end: datetime | None, team_id: str | None
+) -> tuple[str, str, dict[str, Any]]:
+    """The key's expression, and ``FROM ... WHERE ...`` over the contacts (``j``) the report counts."""
+    where, params = _equal_to("j", team_id=team_id)
+    where.insert(0, "j.retracted = 0")
+    _add_range(where, params, "j.occurred_at", start, end)
+    if by is not ReportKey.RULE:
+        return f"j.{KEY_COLUMNS[by]}", f"FROM judged_contacts AS j {_where(where)}", params
+    # A rule's figures are over the contacts that are evidence of its crossings in range, each counted once.
+    crossing_where, _ = _equal_to("c", team_id=team_id)
+    _add_range(crossing_where, params, "c.started_at", start, end)
+    evidence = (
+        "SELECT DISTINCT c.rule AS key, e.value AS contact_id FROM crossings AS c, json_each(c.contact_ids) AS e "
+        f"{_where(crossing_where)}"
+    )
+    source = f"FROM ({evidence}) AS evidence JOIN judged_contacts AS j ON j.contact_id = evidence.contact_id"
+    return "evidence.key", f"{source} {_where(where)}", params
+
+
+def _crossings_by_severity(
+    sql: SQLiteCursor, by: ReportKey, start: datetime | None, end: datetime | None, team_id: str | None
+) -> dict[str, dict[str, int]]:
+    where, params = _equal_to("c", team_id=team_id)
+    _add_range(where, params, "c.started_at", start, end)
+    sql.execute(
+        f"SELECT c.{KEY_COLUMNS[by]} AS key, c.severity, COUNT(*) AS crossings FROM crossings AS c "
+        f"{_where(where)} GROUP BY key, c.severity",
+        params,
+    )
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    for row in sql.fetchall():
+        counts[row["key"]][row["severity"]] = row["crossings"]
+    return counts
+
+
+def _report_row(key: str, figures: Any, hours: list[float], crossings: dict[str, int]) -> dict[str, Any]:
+    def figure(name: str) -> int:
+        return int(figures[name] or 0) if figures is not None else 0
+
+    help_questions, conversations, drifted = figure("help_questions"), figure("conversations"), figure("drifted")
+    return {
+        "key": key,
+        "contacts": figure("contacts"),
+        "conversations": conversations,
+        "help_questions": help_questions,
+        "help_conversations": figure("help_conversations"),
+        "referrals": figure("referrals"),
+        "referral_rate": figure("referred") / help_questions if help_questions else None,
+        "median_hours_to_referral": float(statistics.median(hours)) if hours else None,
+        "drifted_conversations": drifted,
+        "drift_share": drifted / conversations if conversations else None,
+        "crossings": {severity.value: crossings.get(severity.value, 0) for severity in SEVERITY_ORDER},
+    }
+
+
+# SQL fragments.
+
+
+def _equal_to(alias: str, **values: str | None) -> tuple[list[str], dict[str, Any]]:
+    """Conditions ``alias.column = :column`` for the values given, and their parameters."""
+    given = {column: str(value) for column, value in values.items() if value is not None}  # an enum as its value
+    return [f"{alias}.{column} = :{column}" for column in given], given
+
+
+def _add_range(
+    where: list[str], params: dict[str, Any], column: str, start: datetime | None, end: datetime | None
+) -> None:
+    """Adds ``start <= column < end``, for the bounds given, as stored text."""
+    if start is not None:
+        where.append(f"{column} >= :start")
+        params["start"] = moment(start)
+    if end is not None:
+        where.append(f"{column} < :end")
+        params["end"] = moment(end)
+
+
+def _where(conditions: list[str]) -> str:
+    return f"WHERE {' AND '.join(conditions)}" if conditions else ""

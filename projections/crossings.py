@@ -1,0 +1,454 @@
+"""Judging contacts under the boundary policy, one event at a time.
+
+The rules of `events.policy` say what a crossing is; this module keeps, per
+client, what the rules need to know (live contacts, conversations, follow-up
+plans) and after each event judges again only what that event can change:
+the conversations it touches and the time windows it falls in.
+
+Time is the log's own: before an event is applied, every window whose deadline
+is at or before the event's recorded time expires, as the live projector's
+periodic judging would have done. So a rebuild from zero, applying the same
+events with the same clock, finds exactly the crossings the live projector
+found, with the same `detected_at`.
+"""
+
+from __future__ import annotations
+
+import heapq
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+from uuid import UUID, uuid5
+
+from events.policy import SECTOR_AGREEMENT_2019, PolicyTerms, working_hours_contain
+from events.vocabulary import REFERRALS, Nature, ProfileKind, Rule, Severity, Verdict
+
+NAMESPACE = UUID("5d0c7a4e-3f51-4b8e-a7c2-9e6b1d2f4a10")
+"""Crossing and conversation ids are derived from it, so they stay the same across rebuilds."""
+
+HELP_CONVERSATION = Nature.HELP_CONVERSATION.value
+HELP_QUESTION = Nature.HELP_QUESTION.value
+WORRYING_POST = Nature.WORRYING_POST_OUTREACH.value
+REFERRAL_NATURES = frozenset(nature.value for nature in REFERRALS)
+WINDOW_RULES = {
+    HELP_QUESTION: (Rule.HELP_QUESTION_NOT_REFERRED, "referral_within_hours"),
+    WORRYING_POST: (Rule.WORRYING_POST_WITHOUT_FOLLOW_UP, "follow_up_within_hours"),
+}
+CONVERSATION_RULES = (
+    Rule.DRIFT_INTO_HELP, Rule.PROFESSIONAL_PROFILE_CONTACT, Rule.PERSONAL_PROFILE_CONTACT,
+    Rule.INTERN_PERSONAL_PROFILE,
+)
+ANCHOR_RULES = (Rule.HELP_QUESTION_NOT_REFERRED, Rule.WORRYING_POST_WITHOUT_FOLLOW_UP, Rule.OUT_OF_HOURS)
+ANCHOR_RULE_NAMES = frozenset(rule.value for rule in ANCHOR_RULES)
+EXPERIMENT_RULES = frozenset({Rule.PROFESSIONAL_PROFILE_CONTACT, Rule.PERSONAL_PROFILE_CONTACT})
+REVIEWED = frozenset({Verdict.ACCEPTABLE.value, Verdict.NOT_ACCEPTABLE.value})
+
+
+@dataclass(slots=True)
+class Fact:
+    """One contact, as the rules see it."""
+
+    contact_id: UUID
+    client_id: UUID
+    team_id: str
+    account_id: str
+    function: str | None
+    intern: bool
+    profile_id: str
+    profile_kind: str
+    nature: str
+    occurred_at: datetime
+    recorded_at: datetime
+    thread: str | None
+    retracted: bool = False
+    conversation_id: UUID | None = None
+    referred_hours: float | None = None
+    """For a help question: hours until the client's first referral within the window, if any."""
+
+    @property
+    def key(self) -> tuple[datetime, UUID]:
+        return self.occurred_at, self.contact_id
+
+
+@dataclass(slots=True)
+class Crossing:
+    """A boundary crossing: found by a rule, maybe reviewed, resolved when no longer found."""
+
+    crossing_id: UUID
+    rule: str
+    severity: str
+    policy_version: str
+    client_id: UUID
+    team_id: str
+    account_id: str
+    profile_kind: str
+    contact_ids: tuple[UUID, ...]
+    started_at: datetime
+    ended_at: datetime
+    detected_at: datetime
+    found: bool = True
+    verdict: str | None = None
+
+    @property
+    def status(self) -> str:
+        if not self.found:
+            return "resolved"
+        return "reviewed" if self.verdict in REVIEWED else "open"
+
+
+@dataclass(slots=True)
+class Finding:
+    """What a rule finds now; it becomes a new crossing or updates the one with its id."""
+
+    rule: Rule
+    severity: Severity
+    policy_version: str
+    evidence: list[Fact]
+
+
+@dataclass
+class ClientFile:
+    """What the rules need to know of one client."""
+
+    client_id: UUID
+    organisation: str
+    contacts: dict[UUID, Fact] = field(default_factory=dict)
+    by_time: list[tuple[datetime, UUID]] = field(default_factory=list)
+    threads: dict[str, list[tuple[datetime, UUID]]] = field(default_factory=dict)
+    chains: dict[str, list[tuple[datetime, UUID]]] = field(default_factory=dict)
+    plans: list[datetime] = field(default_factory=list)
+    crossings: dict[UUID, Crossing] = field(default_factory=dict)
+    crossings_of_contact: dict[UUID, set[UUID]] = field(default_factory=dict)
+
+    def add_crossing(self, crossing: Crossing) -> None:
+        self.crossings[crossing.crossing_id] = crossing
+        for contact_id in crossing.contact_ids:
+            self.crossings_of_contact.setdefault(contact_id, set()).add(crossing.crossing_id)
+
+    def live(self, fact: Fact) -> None:
+        insort(self.by_time, fact.key)
+        insort(self._conversation_list(fact), fact.key)
+
+    def unlive(self, fact: Fact) -> None:
+        for keys in (self.by_time, self._conversation_list(fact)):
+            del keys[bisect_left(keys, fact.key)]
+
+    def _conversation_list(self, fact: Fact) -> list[tuple[datetime, UUID]]:
+        if fact.thread is not None:
+            return self.threads.setdefault(fact.thread, [])
+        return self.chains.setdefault(fact.profile_id, [])
+
+    def between(self, start: datetime, end: datetime) -> Iterable[Fact]:
+        """Live contacts with ``start <= occurred_at <= end``, in time order."""
+        low = bisect_left(self.by_time, (start,))
+        high = bisect_right(self.by_time, (end, UUID(int=(1 << 128) - 1)))
+        return (self.contacts[contact_id] for _, contact_id in self.by_time[low:high])
+
+
+class Judge:
+    """Applies contact events to client files and keeps their crossings as the policy says."""
+
+    def __init__(self, policies: Iterable[PolicyTerms], now: datetime) -> None:
+        self.policies: list[PolicyTerms] = [SECTOR_AGREEMENT_2019]
+        self._starts: list[datetime] = []
+        self.window = _longest_window(SECTOR_AGREEMENT_2019)
+        for terms in policies:
+            self.add_policy(terms)
+        self.now = now
+        """The log's time: the latest recorded time of an event applied, or of a tick; it never goes back."""
+        self.stamp = now
+        """When what is judged now became known: the event's recorded time, or the deadline that passed."""
+        self.deadlines: list[tuple[datetime, UUID, UUID]] = []
+        self._scheduled: set[tuple[datetime, UUID]] = set()
+        self.changed_crossings: dict[UUID, Crossing] = {}
+        self.changed_facts: dict[UUID, Fact] = {}
+
+    # Policies.
+
+    def add_policy(self, terms: PolicyTerms) -> None:
+        if terms.version != SECTOR_AGREEMENT_2019.version:
+            self.policies.append(terms)
+        ordered = sorted(self.policies[1:], key=lambda policy: policy.effective_from)  # stable: publication order
+        self.policies[1:] = ordered
+        self._starts = [policy.effective_from for policy in ordered]
+        self.window = max(_longest_window(policy) for policy in self.policies)
+
+    def policy_at(self, at: datetime) -> PolicyTerms:
+        index = bisect_right(self._starts, at)
+        return self.policies[index] if index else SECTOR_AGREEMENT_2019
+
+    # Time.
+
+    def advance(self, to: datetime, files: Callable[[UUID], ClientFile]) -> None:
+        """Lets the log's time pass up to ``to``: windows that closed by then are judged.
+
+        Called before each event with its recorded time, and by the projector's ticks with the clock.
+        """
+        while self.deadlines and self.deadlines[0][0] <= to:
+            deadline, client_id, contact_id = heapq.heappop(self.deadlines)
+            self._scheduled.discard((deadline, contact_id))
+            self.now = max(self.now, deadline)
+            self.stamp = deadline
+            file = files(client_id)
+            anchor = file.contacts.get(contact_id)
+            if anchor is not None:
+                self.judge_anchor(file, anchor)
+        self.now = max(self.now, to)
+        self.stamp = to
+
+    # Events.
+
+    def log(self, file: ClientFile, fact: Fact) -> None:
+        file.contacts[fact.contact_id] = fact
+        self._change(file, None, fact)
+
+    def amend(self, file: ClientFile, contact_id: UUID, changes: dict[str, Any]) -> None:
+        """A correction or a retraction: the contact is judged again as it is now."""
+        old = file.contacts[contact_id]
+        if old.retracted:
+            return
+        new = replace(old, **changes)
+        file.contacts[contact_id] = new
+        self._change(file, old, new)
+
+    def plan_follow_up(self, file: ClientFile, planned_at: datetime) -> None:
+        insort(file.plans, planned_at)
+        for anchor in list(file.between(planned_at - self.window, planned_at)):
+            if anchor.nature == WORRYING_POST:
+                self.judge_anchor(file, anchor)
+
+    def review(self, file: ClientFile, crossing_id: UUID, verdict: str) -> None:
+        crossing = file.crossings.get(crossing_id)
+        if crossing is not None:
+            crossing.verdict = verdict
+            self.changed_crossings[crossing_id] = crossing
+
+    def judge_everything(self, file: ClientFile) -> None:
+        """Judges all of a client's contacts again, as after a new policy."""
+        conversations: dict[UUID, list[Fact]] = {}
+        for _, contact_id in file.by_time:
+            if contact_id not in conversations:
+                members = self.conversation(file, file.contacts[contact_id])
+                conversations.update((fact.contact_id, members) for fact in members)
+        unique = {members[0].contact_id: members for members in conversations.values()}
+        self._judge_conversations(file, set(file.contacts), list(unique.values()))
+        for _, contact_id in list(file.by_time):
+            self.judge_anchor(file, file.contacts[contact_id])
+
+    # Conversations.
+
+    def conversation(self, file: ClientFile, fact: Fact) -> list[Fact]:
+        """The live contacts of the conversation ``fact`` belongs to, in time order."""
+        if fact.retracted:
+            return []
+        if fact.thread is not None:
+            return [file.contacts[contact_id] for _, contact_id in file.threads[fact.thread]]
+        chain = file.chains[fact.profile_id]
+        low = high = bisect_left(chain, fact.key)
+        while low > 0 and self._continues(chain[low - 1][0], chain[low][0]):
+            low -= 1
+        while high + 1 < len(chain) and self._continues(chain[high][0], chain[high + 1][0]):
+            high += 1
+        return [file.contacts[contact_id] for _, contact_id in chain[low:high + 1]]
+
+    def _continues(self, earlier: datetime, later: datetime) -> bool:
+        gap = self.policy_at(later).conversation_gap_hours
+        return (later - earlier).total_seconds() < gap * 3600
+
+    # Judging.
+
+    def _change(self, file: ClientFile, old: Fact | None, new: Fact) -> None:
+        before = self.conversation(file, old) if old is not None else []
+        if old is not None and not old.retracted:
+            file.unlive(old)
+        if not new.retracted:
+            file.live(new)
+        self.changed_facts[new.contact_id] = new
+        touched = {fact.contact_id for fact in before} | {new.contact_id}
+        conversations: dict[UUID, list[Fact]] = {}
+        for contact_id in touched:
+            members = self.conversation(file, file.contacts[contact_id])
+            if members:
+                conversations[members[0].contact_id] = members
+        touched |= {fact.contact_id for members in conversations.values() for fact in members}
+        self._judge_conversations(file, touched, list(conversations.values()))
+        self._judge_windows_around(file, old, new)
+
+    def _judge_conversations(self, file: ClientFile, touched: set[UUID], conversations: list[list[Fact]]) -> None:
+        for members in conversations:
+            self._name_conversation(members)
+        findings: dict[UUID, Finding] = {}
+        for members in conversations:
+            for finding in self._conversation_findings(file, members):
+                findings[_crossing_id(finding.rule, finding.evidence[0].contact_id)] = finding
+        conversation_rules = {rule.value for rule in CONVERSATION_RULES}
+        earlier = {
+            crossing_id for contact_id in touched for crossing_id in file.crossings_of_contact.get(contact_id, ())
+            if file.crossings[crossing_id].rule in conversation_rules
+        }
+        self._settle(file, earlier, findings)
+
+    def _name_conversation(self, members: list[Fact]) -> None:
+        first = members[0]
+        if first.thread is not None:
+            conversation_id = uuid5(NAMESPACE, f"{first.client_id}/thread/{first.thread}")
+        else:
+            conversation_id = first.contact_id
+        for fact in members:
+            if fact.conversation_id != conversation_id:
+                fact.conversation_id = conversation_id
+                self.changed_facts[fact.contact_id] = fact
+
+    def _conversation_findings(self, file: ClientFile, members: list[Fact]) -> Iterable[Finding]:
+        evidence = {
+            Rule.DRIFT_INTO_HELP: [fact for fact in members if fact.nature == HELP_CONVERSATION],
+            Rule.PERSONAL_PROFILE_CONTACT: [fact for fact in members if fact.profile_kind == ProfileKind.PERSONAL],
+            Rule.INTERN_PERSONAL_PROFILE: [
+                fact for fact in members if fact.profile_kind == ProfileKind.PERSONAL and fact.intern
+            ],
+        }
+        professional = [fact for fact in members if fact.profile_kind == ProfileKind.PROFESSIONAL]
+        if professional:
+            allowed = self.policy_at(professional[0].occurred_at).settings(
+                Rule.PROFESSIONAL_PROFILE_CONTACT, file.organisation
+            ).params.get("allowed_functions", ())
+            evidence[Rule.PROFESSIONAL_PROFILE_CONTACT] = [f for f in professional if f.function not in allowed]
+        for rule, facts in evidence.items():
+            if not facts:
+                continue
+            terms = self.policy_at(facts[0].occurred_at)
+            settings = terms.settings(rule, file.organisation)
+            if not settings.enabled:
+                continue
+            severity = settings.severity
+            if rule in EXPERIMENT_RULES and file.organisation in settings.params.get("experiment_organisations", ()):
+                severity = Severity.INFO
+            if rule is Rule.DRIFT_INTO_HELP:
+                referrals = [f for f in members if f.nature in REFERRAL_NATURES and f.key > facts[0].key]
+                if referrals:
+                    severity = Severity(settings.params.get("referred_severity", severity))
+                    facts = sorted(facts + referrals, key=lambda fact: fact.key)
+            yield Finding(rule, severity, terms.version, facts)
+
+    def _judge_windows_around(self, file: ClientFile, old: Fact | None, new: Fact) -> None:
+        anchors = {new.contact_id: new}
+        for fact in (old, new):
+            if fact is None:
+                continue
+            for anchor in file.between(fact.occurred_at - self.window, fact.occurred_at):
+                if anchor.nature in WINDOW_RULES:
+                    anchors[anchor.contact_id] = anchor
+        for anchor in anchors.values():
+            self.judge_anchor(file, anchor)
+
+    def judge_anchor(self, file: ClientFile, anchor: Fact) -> None:
+        """Judges the rules that look at one contact: its time window, and the hours it occurred in."""
+        findings: dict[UUID, Finding] = {}
+        if not anchor.retracted:
+            terms = self.policy_at(anchor.occurred_at)
+            window_finding = self._window_finding(file, anchor, terms)
+            if window_finding is not None:
+                findings[_crossing_id(window_finding.rule, anchor.contact_id)] = window_finding
+            hours = terms.settings(Rule.OUT_OF_HOURS, file.organisation)
+            if hours.enabled and not working_hours_contain(hours, anchor.occurred_at):
+                findings[_crossing_id(Rule.OUT_OF_HOURS, anchor.contact_id)] = Finding(
+                    Rule.OUT_OF_HOURS, hours.severity, terms.version, [anchor]
+                )
+        earlier = self._anchored_at(file, anchor)
+        if earlier or findings:
+            self._settle(file, earlier, findings)
+
+    @staticmethod
+    def _anchored_at(file: ClientFile, anchor: Fact) -> set[UUID]:
+        """The crossings of the rules that look at one contact, found earlier at ``anchor``."""
+        ids = file.crossings_of_contact.get(anchor.contact_id, ())
+        crossings = (file.crossings[crossing_id] for crossing_id in ids)
+        return {
+            crossing.crossing_id for crossing in crossings
+            if crossing.rule in ANCHOR_RULE_NAMES and crossing.contact_ids[0] == anchor.contact_id
+        }
+
+    def _window_finding(self, file: ClientFile, anchor: Fact, terms: PolicyTerms) -> Finding | None:
+        if anchor.nature not in WINDOW_RULES:
+            return None
+        rule, parameter = WINDOW_RULES[anchor.nature]
+        settings = terms.settings(rule, file.organisation)
+        deadline = anchor.occurred_at + timedelta(hours=terms.hours(rule, file.organisation, parameter))
+        answered = self._answer(file, anchor, deadline)
+        if rule is Rule.HELP_QUESTION_NOT_REFERRED:
+            referred_hours = None if answered is None else (answered - anchor.occurred_at).total_seconds() / 3600
+            if anchor.referred_hours != referred_hours:
+                anchor.referred_hours = referred_hours
+                self.changed_facts[anchor.contact_id] = anchor
+        if answered is not None or not settings.enabled:
+            return None
+        if self.now < deadline:
+            if (deadline, anchor.contact_id) not in self._scheduled:
+                self._scheduled.add((deadline, anchor.contact_id))
+                heapq.heappush(self.deadlines, (deadline, file.client_id, anchor.contact_id))
+            return None
+        return Finding(rule, settings.severity, terms.version, [anchor])
+
+    def _answer(self, file: ClientFile, anchor: Fact, deadline: datetime) -> datetime | None:
+        """When the window of ``anchor`` was answered: a referral, or for a worrying post any contact or plan."""
+        for fact in file.between(anchor.occurred_at, deadline):
+            if fact.contact_id == anchor.contact_id:
+                continue
+            if anchor.nature == WORRYING_POST or fact.nature in REFERRAL_NATURES:
+                return fact.occurred_at
+        if anchor.nature == WORRYING_POST:
+            index = bisect_left(file.plans, anchor.occurred_at)
+            if index < len(file.plans) and file.plans[index] <= deadline:
+                return file.plans[index]
+        return None
+
+    def _settle(self, file: ClientFile, earlier: set[UUID], findings: dict[UUID, Finding]) -> None:
+        """Turns findings into crossings: new ones open, changed ones updated, vanished ones resolved."""
+        for crossing_id in earlier - findings.keys():
+            crossing = file.crossings[crossing_id]
+            if crossing.found:
+                crossing.found = False
+                self.changed_crossings[crossing_id] = crossing
+        for crossing_id, finding in findings.items():
+            self._record(file, crossing_id, finding)
+
+    def _record(self, file: ClientFile, crossing_id: UUID, finding: Finding) -> None:
+        first = finding.evidence[0]
+        contact_ids = tuple(fact.contact_id for fact in finding.evidence)
+        crossing = file.crossings.get(crossing_id)
+        if crossing is None:
+            crossing = Crossing(
+                crossing_id, finding.rule.value, finding.severity.value, finding.policy_version, file.client_id,
+                first.team_id, first.account_id, first.profile_kind, contact_ids, first.occurred_at,
+                finding.evidence[-1].occurred_at, self.stamp,
+            )
+            file.add_crossing(crossing)
+        elif (crossing.found, crossing.severity, crossing.policy_version, crossing.contact_ids, crossing.ended_at) == (
+            True, finding.severity.value, finding.policy_version, contact_ids, finding.evidence[-1].occurred_at
+        ):
+            return
+        else:
+            crossing.found = True
+            crossing.severity = finding.severity.value
+            crossing.policy_version = finding.policy_version
+            crossing.contact_ids = contact_ids
+            crossing.ended_at = finding.evidence[-1].occurred_at
+            file.add_crossing(crossing)
+        self.changed_crossings[crossing_id] = crossing
+
+
+@lru_cache(maxsize=1 << 16)
+def _crossing_id(rule: Rule, anchor_id: UUID) -> UUID:
+    return uuid5(NAMESPACE, f"{rule.value}/{anchor_id}")
+
+
+def _longest_window(terms: PolicyTerms) -> timedelta:
+    hours = [
+        float(settings.params[parameter])
+        for rule, parameter in WINDOW_RULES.values()
+        for settings in (terms.rules[rule], *(terms.settings(rule, name) for name in terms.overrides))
+    ]
+    return timedelta(hours=max(hours))

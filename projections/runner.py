@@ -1,0 +1,127 @@
+"""The projector: feeds the store's events, in their total order, to the projections.
+
+How new events reach the projector is chosen in one place, `PollingFeed`:
+the library's SQLite recorder cannot push new events to a follower (it has
+no subscription in 9.5.6), so the projector pulls the notification log in
+pages and sleeps briefly when it has caught up. A store that can push
+(PostgreSQL's LISTEN/NOTIFY through the library's subscription) gets a feed
+of its own with the same two methods.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification, Tracking
+
+from projections.base import UPSTREAM, PagedProjection, UnhandledEventError
+
+PAGE_SIZE = 1000
+TICK_EVERY = timedelta(seconds=15)
+"""How often time-based rules are judged again while no event arrives (the policy asks for 60 s at most)."""
+SETTLE = timedelta(seconds=5)
+"""How far behind the clock time-based rules are judged, so that an event
+recorded just before a tick but committed just after it is applied first, as a
+rebuild would apply it."""
+
+
+class PollingFeed:
+    """Pages of the notification log after a position; polls when there is nothing new."""
+
+    def __init__(self, recorder: ApplicationRecorder, page_size: int = PAGE_SIZE, poll_seconds: float = 0.1) -> None:
+        self.recorder = recorder
+        self.page_size = page_size
+        self.poll_seconds = poll_seconds
+
+    def page_after(self, position: int) -> Sequence[Notification]:
+        return self.recorder.select_notifications(position, self.page_size, inclusive_of_start=False)
+
+    def head(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    def wait(self, stop: threading.Event) -> None:
+        """Returns when new events may have arrived (here: after a short pause) or when stopped."""
+        stop.wait(self.poll_seconds)
+
+
+class Projector:
+    """Runs projections over the events of the logbook, from each projection's own position."""
+
+    def __init__(
+        self,
+        feed: PollingFeed,
+        mapper: Mapper[Any],
+        projections: Sequence[PagedProjection[Any]],
+        clock: Callable[[], datetime],
+        on_close: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.feed = feed
+        self._on_close = on_close
+        self.mapper = mapper
+        self.projections = list(projections)
+        self.clock = clock
+        self._positions = {projection.name: projection.view.position() for projection in self.projections}
+
+    def position(self) -> int:
+        """The position every projection has reached."""
+        return min(self._positions.values(), default=0)
+
+    def catch_up(self, progress: Callable[[int], None] = lambda count: None) -> int:
+        """Applies every event recorded so far; returns how many events were read."""
+        read = 0
+        while page := self.feed.page_after(self.position()):
+            self.apply_page(page)
+            read += len(page)
+            progress(len(page))
+        self.tick()
+        return read
+
+    def apply_page(self, page: Sequence[Notification]) -> None:
+        """Applies one page to each projection that has not seen it, then writes each projection at once."""
+        for notification in page:
+            event = self._decode(notification)
+            tracking = Tracking(UPSTREAM, notification.id)
+            for projection in self.projections:
+                if notification.id > self._positions[projection.name]:
+                    projection.process_event(event, tracking)
+        last = page[-1].id
+        for projection in self.projections:
+            if last > self._positions[projection.name]:
+                projection.flush()
+                self._positions[projection.name] = last
+
+    def tick(self) -> None:
+        """Judges time-based rules again as of the clock, less the settling delay."""
+        now = self.clock() - SETTLE
+        for projection in self.projections:
+            projection.tick(now)
+            projection.flush()
+
+    def run(self, stop: threading.Event) -> None:
+        """Follows the log until ``stop`` is set, judging time again every `TICK_EVERY`."""
+        next_tick = 0.0
+        while not stop.is_set():
+            page = self.feed.page_after(self.position())
+            if page:
+                self.apply_page(page)
+                continue
+            if time.monotonic() >= next_tick:
+                self.tick()
+                next_tick = time.monotonic() + TICK_EVERY.total_seconds()
+            self.feed.wait(stop)
+
+    def close(self) -> None:
+        """Closes the event store the projector reads, and the views it writes."""
+        self._on_close()
+        for projection in self.projections:
+            projection.view.close()
+
+    def _decode(self, notification: Notification) -> Any:
+        try:
+            return self.mapper.to_domain_event(notification)
+        except Exception as error:  # a topic that no longer resolves, a payload that does not decode
+            raise UnhandledEventError("projector", notification.id, notification.topic) from error

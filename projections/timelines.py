@@ -1,0 +1,546 @@
+"""Client follow-up timelines: what happened with each client, and what is planned.
+
+The projection keeps each client's contacts as corrected (a retracted one is
+marked, never removed), its follow-ups, the teams that met it, and a summary
+row: when it was last contacted, how, and what is still open. Nothing here
+knows the time: a client's status is computed when it is read, by one SQL
+expression, `CLIENT_STATUS`.
+
+Times are stored as fixed-width ISO 8601 UTC text, so that text order is time
+order; ids as 32 hex digits, as the event store keeps them. Free text (the
+reasons of corrections, retractions and follow-ups) stays in the event store.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import sqlite3
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from enum import StrEnum
+from typing import Any, ClassVar, Generic, TypeVar
+from uuid import UUID
+
+from eventsourcing.sqlite import SQLiteCursor
+
+from events import CORRECTABLE_FIELDS, AccessToken, Account, Client, Contact, Policy, Profile, Review, Team
+from events.listings import LISTINGS
+from events.vocabulary import REFERRALS
+from projections.base import PagedProjection, View
+
+T = TypeVar("T")
+
+IGNORED_EVENTS: tuple[type, ...] = (
+    Team.Registered, Account.Registered, AccessToken.Issued, Profile.Registered,
+    Policy.Published, Review.Recorded, *LISTINGS,
+)
+"""The directory, the boundary policy and its reviews, the application's lists: nothing a timeline shows."""
+
+
+class ClientStatus(StrEnum):
+    """Where a client stands, the first that applies."""
+
+    OVERDUE = "overdue"
+    FOLLOW_UP_DUE = "follow_up_due"
+    REFERRED = "referred"
+    DORMANT = "dormant"
+    ACTIVE = "active"
+
+
+class FollowUpStatus(StrEnum):
+    """A follow-up on a client's timeline."""
+
+    COMPLETED = "completed"
+    OVERDUE = "overdue"
+    PLANNED = "planned"
+
+
+class OpenFollowUpStatus(StrEnum):
+    """An open follow-up on a team's list: past its due moment, or not yet."""
+
+    OVERDUE = "overdue"
+    DUE = "due"
+
+
+def moment_text(moment: datetime | str) -> str:
+    """A time as fixed-width UTC text (``2025-03-01T12:00:00.000000Z``), whose text order is time order."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def moment_of(text: str) -> datetime:
+    return datetime.fromisoformat(text.removesuffix("Z")).replace(tzinfo=timezone.utc)
+
+
+def optional_moment(text: str | None) -> datetime | None:
+    return None if text is None else moment_of(text)
+
+
+# Cursors: the sort key of the last item of a page, opaque to clients.
+
+MOMENT_PART = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
+ID_PART = re.compile(r"[0-9a-f]{32}")
+TIMELINE_CURSOR = (MOMENT_PART, ID_PART)
+TEAM_CLIENTS_CURSOR = (ID_PART,)
+TEAM_FOLLOW_UPS_CURSOR = (MOMENT_PART, ID_PART)
+
+
+class InvalidCursorError(ValueError):
+    """Raised when a cursor is not one that this list gave out."""
+
+    def __init__(self) -> None:
+        super().__init__("Not a cursor of this list: pass the next_cursor of its previous page.")
+
+
+def encode_cursor(*parts: str) -> str:
+    return base64.urlsafe_b64encode("|".join(parts).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, shape: Sequence[re.Pattern[str]]) -> tuple[str, ...]:
+    """The sort key a cursor holds; raises `InvalidCursorError` unless it has the list's ``shape``."""
+    try:
+        text = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidCursorError() from None
+    parts = tuple(text.split("|"))
+    if len(parts) != len(shape) or not all(p.fullmatch(part) for p, part in zip(shape, parts, strict=True)):
+        raise InvalidCursorError()
+    return parts
+
+
+# What the view answers.
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: tuple[T, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class ContactItem:
+    type: ClassVar[str] = "contact"
+    contact_id: UUID
+    occurred_at: datetime
+    recorded_at: datetime
+    team_id: str
+    account_id: str
+    profile_id: str
+    profile_kind: str
+    channel: str
+    direction: str
+    nature: str
+    thread: str | None
+    message_count: int
+    duration_minutes: int | None
+    topics: tuple[str, ...]
+    corrected: bool
+    retracted: bool
+
+
+@dataclass(frozen=True)
+class FollowUpItem:
+    type: ClassVar[str] = "follow_up"
+    follow_up_id: UUID
+    occurred_at: datetime
+    """The due moment: where the follow-up sits on the timeline."""
+    due: datetime
+    planned_at: datetime
+    completed_at: datetime | None
+    team_id: str
+    account_id: str
+    status: FollowUpStatus
+
+
+@dataclass(frozen=True)
+class Timeline:
+    client_id: UUID
+    status: ClientStatus
+    last_contact_at: datetime | None
+    items: tuple[ContactItem | FollowUpItem, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class TeamClient:
+    client_id: UUID
+    status: ClientStatus
+    last_contact_at: datetime | None
+    next_due: datetime | None
+    open_follow_ups: int
+
+
+@dataclass(frozen=True)
+class TeamFollowUp:
+    follow_up_id: UUID
+    client_id: UUID
+    due: datetime
+    planned_at: datetime
+    account_id: str
+    status: OpenFollowUpStatus
+
+
+# The view.
+
+_REFERRALS_SQL = ", ".join(f"'{nature}'" for nature in sorted(REFERRALS))
+CLIENT_STATUS = f"""CASE
+    WHEN clients.next_due < :now THEN 'overdue'
+    WHEN clients.open_follow_ups > 0 THEN 'follow_up_due'
+    WHEN clients.last_nature IN ({_REFERRALS_SQL}) THEN 'referred'
+    WHEN clients.last_contact_at IS NULL OR clients.last_contact_at < :dormant_before THEN 'dormant'
+    ELSE 'active' END"""
+"""A client's status as of ``:now``, the one expression both the timeline and the team's list use."""
+
+_CONTACT_COLUMNS = (
+    "team_id, account_id, profile_id, profile_kind, channel, direction, nature, thread, "
+    "message_count, duration_minutes, topics, corrected, retracted"
+)
+_TIMELINE = f"""
+SELECT * FROM (
+    SELECT 'contact' AS type, contact_id AS id, occurred_at, recorded_at, {_CONTACT_COLUMNS},
+           NULL AS due, NULL AS planned_at, NULL AS completed_at, NULL AS status
+    FROM contacts
+    WHERE client_id = :client_id AND (occurred_at, contact_id) > (:after_at, :after_id)
+    ORDER BY occurred_at, contact_id LIMIT :limit)
+UNION ALL
+SELECT * FROM (
+    SELECT 'follow_up', follow_up_id, due, NULL, team_id, account_id, NULL, NULL, NULL, NULL, NULL, NULL,
+           NULL, NULL, NULL, NULL, NULL, due, planned_at, completed_at,
+           CASE WHEN completed_at IS NOT NULL THEN 'completed' WHEN due < :now THEN 'overdue' ELSE 'planned' END
+    FROM follow_ups
+    WHERE client_id = :client_id AND (due, follow_up_id) > (:after_at, :after_id)
+    ORDER BY due, follow_up_id LIMIT :limit)
+ORDER BY occurred_at, id LIMIT :limit"""
+_TEAM_CLIENTS = f"""
+SELECT * FROM (
+    SELECT client_teams.client_id AS client_id, last_contact_at, next_due, open_follow_ups,
+           {CLIENT_STATUS} AS status
+    FROM client_teams JOIN clients ON clients.client_id = client_teams.client_id
+    WHERE client_teams.team_id = :team_id AND client_teams.client_id > :after_id)
+WHERE :status IS NULL OR status = :status
+ORDER BY client_id LIMIT :limit"""
+_TEAM_FOLLOW_UPS = """
+SELECT follow_up_id, client_id, due, planned_at, account_id,
+       CASE WHEN due < :now THEN 'overdue' ELSE 'due' END AS status
+FROM follow_ups
+WHERE team_id = :team_id AND completed_at IS NULL AND (due, follow_up_id) > (:after_at, :after_id)
+  AND due < :before
+ORDER BY due, follow_up_id LIMIT :limit"""
+_END_OF_TIME = "~"
+"""Sorts after every moment text."""
+
+
+class TimelineView(View):
+    """Each client's contacts and follow-ups, and the teams that met it."""
+
+    tables = (
+        """CREATE TABLE IF NOT EXISTS contacts (
+            contact_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, position INTEGER NOT NULL,
+            occurred_at TEXT NOT NULL, recorded_at TEXT NOT NULL, team_id TEXT NOT NULL,
+            account_id TEXT NOT NULL, profile_id TEXT NOT NULL, profile_kind TEXT NOT NULL,
+            channel TEXT NOT NULL, direction TEXT NOT NULL, nature TEXT NOT NULL, thread TEXT,
+            message_count INTEGER NOT NULL, duration_minutes INTEGER, topics TEXT NOT NULL,
+            corrected INTEGER NOT NULL, retracted INTEGER NOT NULL)""",
+        # Contacts keep their rowid: their rows are wide and arrive in time order.
+        "CREATE INDEX IF NOT EXISTS contacts_by_client ON contacts (client_id, occurred_at, contact_id)",
+        """CREATE TABLE IF NOT EXISTS follow_ups (
+            follow_up_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, team_id TEXT NOT NULL,
+            account_id TEXT NOT NULL, due TEXT NOT NULL, planned_at TEXT NOT NULL, completed_at TEXT
+        ) WITHOUT ROWID""",
+        "CREATE INDEX IF NOT EXISTS follow_ups_by_client ON follow_ups (client_id, due)",
+        "CREATE INDEX IF NOT EXISTS follow_ups_by_team ON follow_ups (team_id, completed_at, due)",
+        """CREATE TABLE IF NOT EXISTS clients (
+            client_id TEXT PRIMARY KEY, organisation TEXT, last_contact_at TEXT, last_nature TEXT,
+            open_follow_ups INTEGER NOT NULL DEFAULT 0, next_due TEXT
+        ) WITHOUT ROWID""",
+        """CREATE TABLE IF NOT EXISTS client_teams (
+            team_id TEXT NOT NULL, client_id TEXT NOT NULL, PRIMARY KEY (team_id, client_id)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX IF NOT EXISTS client_teams_by_client ON client_teams (client_id)",
+    )
+
+    def timeline(
+        self, client_id: UUID, *, now: datetime, dormant_after: timedelta, cursor: str | None, limit: int
+    ) -> Timeline | None:
+        """A client's contacts and follow-ups by the time they happen (are due); None for an unknown client."""
+        after_at, after_id = decode_cursor(cursor, TIMELINE_CURSOR) if cursor else ("", "")
+        params = {
+            "client_id": client_id.hex, "after_at": after_at, "after_id": after_id, "limit": limit + 1,
+            **_status_params(now, dormant_after),
+        }
+        with self.reading() as db:
+            db.execute(f"SELECT last_contact_at, {CLIENT_STATUS} AS status FROM clients WHERE client_id = :client_id",
+                       params)
+            client = db.fetchone()
+            if client is None:
+                return None
+            db.execute(_TIMELINE, params)
+            page = _page(db.fetchall(), limit, _timeline_item, ("occurred_at", "id"))
+        return Timeline(
+            client_id, ClientStatus(client["status"]), optional_moment(client["last_contact_at"]),
+            page.items, page.next_cursor,
+        )
+
+    def team_clients(
+        self, team_id: str, *, status: str | None, now: datetime, dormant_after: timedelta,
+        cursor: str | None, limit: int,
+    ) -> Page[TeamClient]:
+        """The clients a team met, by id, with their status; only those of ``status`` if given."""
+        (after_id,) = decode_cursor(cursor, TEAM_CLIENTS_CURSOR) if cursor else ("",)
+        params = {
+            "team_id": team_id, "status": ClientStatus(status) if status else None, "after_id": after_id,
+            "limit": limit + 1, **_status_params(now, dormant_after),
+        }
+        with self.reading() as db:
+            db.execute(_TEAM_CLIENTS, params)
+            return _page(db.fetchall(), limit, _team_client, ("client_id",))
+
+    def team_follow_ups(
+        self, team_id: str, *, status: str | None, now: datetime, cursor: str | None, limit: int
+    ) -> Page[TeamFollowUp]:
+        """The open follow-ups a team planned, by due moment; only overdue ones, or not yet due ones, if asked."""
+        wanted = OpenFollowUpStatus(status) if status else None
+        after = decode_cursor(cursor, TEAM_FOLLOW_UPS_CURSOR) if cursor else ("", "")
+        now_text = moment_text(now)
+        if wanted is OpenFollowUpStatus.DUE:  # due >= now, as a bound the index serves
+            after = max(after, (now_text, ""))
+        before = now_text if wanted is OpenFollowUpStatus.OVERDUE else _END_OF_TIME
+        params = {
+            "team_id": team_id, "now": now_text, "after_at": after[0], "after_id": after[1],
+            "before": before, "limit": limit + 1,
+        }
+        with self.reading() as db:
+            db.execute(_TEAM_FOLLOW_UPS, params)
+            return _page(db.fetchall(), limit, _team_follow_up, ("due", "follow_up_id"))
+
+    def knows_client(self, client_id: UUID) -> bool:
+        with self.reading() as db:
+            db.execute("SELECT 1 FROM clients WHERE client_id = ?", (client_id.hex,))
+            return db.fetchone() is not None
+
+    def client_team_ids(self, client_id: UUID) -> set[str]:
+        """The teams that met the client."""
+        with self.reading() as db:
+            db.execute("SELECT team_id FROM client_teams WHERE client_id = ?", (client_id.hex,))
+            return {row["team_id"] for row in db.fetchall()}
+
+
+def _status_params(now: datetime, dormant_after: timedelta) -> dict[str, str]:
+    return {"now": moment_text(now), "dormant_before": moment_text(now - dormant_after)}
+
+
+def _page(rows: list[sqlite3.Row], limit: int, item: Callable[[sqlite3.Row], T], key: tuple[str, ...]) -> Page[T]:
+    """The first ``limit`` rows as items, and a cursor after the last of them if there are more."""
+    next_cursor = encode_cursor(*(rows[limit - 1][column] for column in key)) if len(rows) > limit else None
+    return Page(tuple(item(row) for row in rows[:limit]), next_cursor)
+
+
+def _timeline_item(row: sqlite3.Row) -> ContactItem | FollowUpItem:
+    if row["type"] == "follow_up":
+        return FollowUpItem(
+            UUID(row["id"]), moment_of(row["occurred_at"]), moment_of(row["due"]), moment_of(row["planned_at"]),
+            optional_moment(row["completed_at"]), row["team_id"], row["account_id"], FollowUpStatus(row["status"]),
+        )
+    return ContactItem(
+        UUID(row["id"]), moment_of(row["occurred_at"]), moment_of(row["recorded_at"]), row["team_id"],
+        row["account_id"], row["profile_id"], row["profile_kind"], row["channel"], row["direction"], row["nature"],
+        row["thread"], row["message_count"], row["duration_minutes"], tuple(json.loads(row["topics"])),
+        bool(row["corrected"]), bool(row["retracted"]),
+    )
+
+
+def _team_client(row: sqlite3.Row) -> TeamClient:
+    return TeamClient(
+        UUID(row["client_id"]), ClientStatus(row["status"]), optional_moment(row["last_contact_at"]),
+        optional_moment(row["next_due"]), row["open_follow_ups"],
+    )
+
+
+def _team_follow_up(row: sqlite3.Row) -> TeamFollowUp:
+    return TeamFollowUp(
+        UUID(row["follow_up_id"]), UUID(row["client_id"]), moment_of(row["due"]), moment_of(row["planned_at"]),
+        row["account_id"], OpenFollowUpStatus(row["status"]),
+    )
+
+
+# The projection.
+
+_INSERT_CLIENT = """INSERT INTO clients (client_id, organisation) VALUES (?, ?)
+    ON CONFLICT (client_id) DO UPDATE SET organisation = COALESCE(excluded.organisation, organisation)"""
+_INSERT_CONTACT = f"""
+INSERT INTO contacts (contact_id, client_id, position, occurred_at, recorded_at, {_CONTACT_COLUMNS})
+    VALUES (:contact_id, :client_id, :position, :occurred_at, :recorded_at, :team_id, :account_id, :profile_id,
+            :profile_kind, :channel, :direction, :nature, :thread, :message_count, :duration_minutes, :topics,
+            :corrected, :retracted)"""
+_AMEND_CONTACT = (
+    "UPDATE contacts SET "
+    + ", ".join(f"{name} = CASE WHEN :set_{name} THEN :{name} ELSE {name} END" for name in sorted(CORRECTABLE_FIELDS))
+    + ", corrected = MAX(corrected, :corrected), retracted = MAX(retracted, :retracted) WHERE contact_id = :contact_id"
+)
+_INSERT_FOLLOW_UP = """
+INSERT INTO follow_ups (follow_up_id, client_id, team_id, account_id, due, planned_at, completed_at)
+    VALUES (:follow_up_id, :client_id, :team_id, :account_id, :due, :planned_at, :completed_at)"""
+_REFRESH_CLIENT = """UPDATE clients SET
+    (last_contact_at, last_nature) = (
+        SELECT occurred_at, nature FROM contacts WHERE client_id = :client_id AND retracted = 0
+        ORDER BY occurred_at DESC, contact_id DESC LIMIT 1),
+    (open_follow_ups, next_due) = (
+        SELECT COUNT(*), MIN(due) FROM follow_ups WHERE client_id = :client_id AND completed_at IS NULL)
+    WHERE client_id = :client_id"""
+
+
+@dataclass
+class _Changes:
+    """What the events of one page changed, until it is written."""
+
+    clients: dict[str, str | None] = field(default_factory=dict)
+    """Client id to organisation, None while only a contact told of the client."""
+    client_teams: set[tuple[str, str]] = field(default_factory=set)
+    contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """New contacts' rows, by contact id."""
+    amendments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Changed columns of contacts written by an earlier page."""
+    follow_ups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    completions: dict[str, str] = field(default_factory=dict)
+    """Completion moments of follow-ups written by an earlier page."""
+    touched: set[str] = field(default_factory=set)
+    """Clients whose summary must be computed again."""
+
+    def meet(self, client_id: str, team_id: str, organisation: str | None = None) -> None:
+        if organisation is not None or client_id not in self.clients:
+            self.clients[client_id] = organisation
+        self.client_teams.add((team_id, client_id))
+        self.touched.add(client_id)
+
+
+class Timelines(PagedProjection[TimelineView]):
+    """Projects contacts, corrections, retractions and follow-ups onto each client's timeline."""
+
+    name = "timelines"
+
+    def __init__(self, view: TimelineView) -> None:
+        super().__init__(view)
+        self._changes = _Changes()
+        self._handlers: dict[type, Callable[[Any, int], None]] = {
+            Contact.Logged: self._contact_logged,
+            Contact.Corrected: self._contact_corrected,
+            Contact.Retracted: self._contact_retracted,
+            Client.Registered: self._client_registered,
+            Client.MetByTeam: self._client_met_by_team,
+            Client.FollowUpPlanned: self._follow_up_planned,
+            Client.FollowUpCompleted: self._follow_up_completed,
+            **{event_class: _ignore for event_class in IGNORED_EVENTS},
+        }
+
+    def apply(self, domain_event: Any, position: int) -> None:
+        self._handlers.get(type(domain_event), self._refuse)(domain_event, position)
+
+    def _refuse(self, domain_event: Any, position: int) -> None:
+        self._changes = _Changes()  # nothing of the page is applied
+        raise self.unhandled(domain_event, position)
+
+    def write(self, cursor: sqlite3.Cursor | SQLiteCursor) -> None:
+        changes, self._changes = self._changes, _Changes()
+        cursor.executemany(_INSERT_CLIENT, changes.clients.items())
+        cursor.executemany("INSERT OR IGNORE INTO client_teams (team_id, client_id) VALUES (?, ?)",
+                           sorted(changes.client_teams))
+        cursor.executemany(_INSERT_CONTACT, changes.contacts.values())
+        cursor.executemany(_INSERT_FOLLOW_UP, changes.follow_ups.values())
+        cursor.executemany(_AMEND_CONTACT, [_amendment_params(i, c) for i, c in changes.amendments.items()])
+        cursor.executemany("UPDATE follow_ups SET completed_at = ? WHERE follow_up_id = ?",
+                           [(completed_at, i) for i, completed_at in changes.completions.items()])
+        touched = changes.touched | _clients_of(cursor, changes.amendments)
+        cursor.executemany(_REFRESH_CLIENT, [{"client_id": client_id} for client_id in sorted(touched)])
+
+    def _contact_logged(self, event: Contact.Logged, position: int) -> None:
+        client_id = event.client_id.hex
+        self._changes.contacts[event.originator_id.hex] = {
+            "contact_id": event.originator_id.hex, "client_id": client_id, "position": position,
+            "occurred_at": moment_text(event.occurred_at), "recorded_at": moment_text(event.timestamp),
+            "team_id": event.team_id, "account_id": event.account_id, "profile_id": event.profile_id,
+            "profile_kind": str(event.profile_kind), "channel": str(event.channel),
+            "direction": str(event.direction), "nature": str(event.nature), "thread": event.thread,
+            "message_count": event.message_count, "duration_minutes": event.duration_minutes,
+            "topics": json.dumps(list(event.topics)), "corrected": 0, "retracted": 0,
+        }
+        # The team that logs a contact has met the client, whichever page its Client events land in.
+        self._changes.meet(client_id, event.team_id)
+
+    def _contact_corrected(self, event: Contact.Corrected, position: int) -> None:
+        if not set(event.changes) <= CORRECTABLE_FIELDS:
+            self._refuse(event, position)
+        changes = {key: _column_value(key, value) for key, value in event.changes.items()}
+        self._amend(event.originator_id.hex, {**changes, "corrected": 1})
+
+    def _contact_retracted(self, event: Contact.Retracted, position: int) -> None:
+        self._amend(event.originator_id.hex, {"retracted": 1})
+
+    def _amend(self, contact_id: str, columns: dict[str, Any]) -> None:
+        row = self._changes.contacts.get(contact_id)
+        if row is None:
+            self._changes.amendments.setdefault(contact_id, {}).update(columns)
+        else:
+            row.update(columns)
+            self._changes.touched.add(row["client_id"])
+
+    def _client_registered(self, event: Client.Registered, position: int) -> None:
+        self._changes.meet(event.originator_id.hex, event.team_id, event.organisation)
+
+    def _client_met_by_team(self, event: Client.MetByTeam, position: int) -> None:
+        self._changes.meet(event.originator_id.hex, event.team_id)
+
+    def _follow_up_planned(self, event: Client.FollowUpPlanned, position: int) -> None:
+        self._changes.follow_ups[event.follow_up_id.hex] = {
+            "follow_up_id": event.follow_up_id.hex, "client_id": event.originator_id.hex,
+            "team_id": event.team_id, "account_id": event.account_id, "due": moment_text(event.due),
+            "planned_at": moment_text(event.timestamp), "completed_at": None,
+        }
+        self._changes.touched.add(event.originator_id.hex)
+
+    def _follow_up_completed(self, event: Client.FollowUpCompleted, position: int) -> None:
+        completed_at = moment_text(event.timestamp)
+        row = self._changes.follow_ups.get(event.follow_up_id.hex)
+        if row is None:
+            self._changes.completions[event.follow_up_id.hex] = completed_at
+        else:
+            row["completed_at"] = completed_at
+        self._changes.touched.add(event.originator_id.hex)
+
+
+def _ignore(domain_event: Any, position: int) -> None:
+    """An event that changes nothing on a timeline."""
+
+
+def _column_value(key: str, value: Any) -> Any:
+    """A corrected value as its column holds it (the stored JSON gives back times, and strings for words)."""
+    if key == "occurred_at":
+        return moment_text(value)
+    if key == "topics":
+        return json.dumps(list(value))
+    if key in ("nature", "direction"):
+        return str(value)
+    return value
+
+
+def _amendment_params(contact_id: str, columns: dict[str, Any]) -> dict[str, Any]:
+    params: dict[str, Any] = {"contact_id": contact_id, "corrected": 0, "retracted": 0}
+    for name in CORRECTABLE_FIELDS:
+        params[f"set_{name}"] = name in columns
+        params[name] = columns.get(name)
+    return params | {key: columns[key] for key in ("corrected", "retracted") if key in columns}
+
+
+def _clients_of(cursor: sqlite3.Cursor | SQLiteCursor, contact_ids: Collection[str]) -> set[str]:
+    """The clients of contacts written by earlier pages."""
+    if not contact_ids:
+        return set()
+    cursor.execute(
+        "SELECT DISTINCT client_id FROM contacts WHERE contact_id IN (SELECT value FROM json_each(?))",
+        (json.dumps(list(contact_ids)),),
+    )
+    return {row["client_id"] for row in cursor.fetchall()}
