@@ -132,18 +132,26 @@ def run_projections() -> None:
 @projections.command("rebuild")
 @click.argument("name", required=False, type=click.Choice(list(read_models.PROJECTIONS)))
 def rebuild_projections(name: str | None) -> None:
-    """Rebuild one read model (or all) from the first event to the last; never asks."""
+    """Rebuild one read model (or all, side by side) from the first event to the last; never asks."""
     settings = _settings()
+    names = [name] if name else list(read_models.PROJECTIONS)
     total = _head(settings)
-    for each in [name] if name else list(read_models.PROJECTIONS):
-        with _projecting(), tqdm(total=total, desc=each, unit=" events", file=sys.stderr) as bar:
-            count = read_models.rebuild(settings, each, utc_now, _progress(bar))
-        click.echo(f"rebuilt {each} from {count} events", err=True)
+    bars = {each: tqdm(total=total, desc=each, unit=" events", file=sys.stderr, position=i)
+            for i, each in enumerate(names)}
+    advance = _progress(bars)
+    with _projecting():
+        if name:
+            counts = {name: read_models.rebuild(settings, name, utc_now, lambda count: advance(name, count))}
+        else:
+            counts = read_models.rebuild_all(settings, utc_now, advance)
+    for each, bar in bars.items():
+        bar.close()
+        click.echo(f"rebuilt {each} from {counts[each]} events", err=True)
 
 
-def _progress(bar: tqdm[Any]) -> Callable[[int], None]:
-    def advance(count: int) -> None:
-        bar.update(count)
+def _progress(bars: dict[str, tqdm[Any]]) -> Callable[[str, int], None]:
+    def advance(name: str, count: int) -> None:
+        bars[name].update(count)
     return advance
 
 
@@ -160,7 +168,7 @@ def _projecting() -> Iterator[None]:
     """Errors of a projection become a message and exit code 1: it stopped, nothing was skipped."""
     try:
         yield
-    except (ConfigurationError, UnhandledEventError) as error:
+    except (ConfigurationError, UnhandledEventError, read_models.RebuildError) as error:
         raise click.ClickException(str(error)) from None
 
 

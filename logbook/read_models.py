@@ -8,6 +8,7 @@ holds a lock on each projection it runs, so that a rebuild never races it.
 from __future__ import annotations
 
 import fcntl
+import multiprocessing
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -60,10 +61,67 @@ def rebuild(
 ) -> int:
     """Empties the named read model and projects every event again; returns how many events it read."""
     with _locked(settings, [name]):
-        with closing(open_view(settings, name)) as view:
-            view.reset()
-        with closing(projector(settings, clock, [name])) as rebuilding:
-            return rebuilding.catch_up(progress)
+        return _rebuild(settings, name, clock, progress)
+
+
+def rebuild_all(
+    settings: Settings, clock: Callable[[], datetime], progress: Callable[[str, int], None]
+) -> dict[str, int]:
+    """Rebuilds every read model at once, each in a process of its own.
+
+    They read the same events and write different files, so on a machine with
+    several cores the whole rebuild takes about as long as the slowest one.
+    """
+    with _locked(settings, list(PROJECTIONS)):
+        context = multiprocessing.get_context("fork")  # children inherit the clock, no pickling
+        reports: multiprocessing.Queue[tuple[str, str, int | str]] = context.Queue()
+        workers = [
+            context.Process(target=_rebuild_reporting, args=(settings, name, clock, reports), daemon=True)
+            for name in PROJECTIONS
+        ]
+        for worker in workers:
+            worker.start()
+        return _collect(reports, len(workers), progress)
+
+
+def _rebuild(settings: Settings, name: str, clock: Callable[[], datetime], progress: Callable[[int], None]) -> int:
+    with closing(open_view(settings, name)) as view:
+        view.reset()
+    with closing(projector(settings, clock, [name])) as rebuilding:
+        return rebuilding.catch_up(progress)
+
+
+def _rebuild_reporting(
+    settings: Settings, name: str, clock: Callable[[], datetime], reports: multiprocessing.Queue[Any]
+) -> None:
+    try:
+        count = _rebuild(settings, name, clock, lambda events: reports.put((name, "progress", events)))
+    except Exception as error:  # the parent reports it; a child has no one else to tell
+        reports.put((name, "failed", str(error)))
+    else:
+        reports.put((name, "done", count))
+
+
+def _collect(
+    reports: multiprocessing.Queue[tuple[str, str, int | str]], workers: int, progress: Callable[[str, int], None]
+) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    failures: list[str] = []
+    while len(counts) + len(failures) < workers:
+        name, kind, value = reports.get()
+        if kind == "progress":
+            progress(name, int(value))
+        elif kind == "done":
+            counts[name] = int(value)
+        else:
+            failures.append(str(value))
+    if failures:
+        raise RebuildError("; ".join(failures))
+    return counts
+
+
+class RebuildError(Exception):
+    """Raised when a read model could not be rebuilt; it names the event at which it stopped."""
 
 
 class ProjectorRunningError(ConfigurationError):

@@ -42,7 +42,12 @@ CROSSING_COLUMNS = (
 
 def moment(value: datetime) -> str:
     """A time as stored: UTC, fixed width, so that text order is time order."""
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def key(value: UUID) -> str:
+    """An id as stored: 32 hex digits."""
+    return value.hex
 
 
 def parse_moment(value: str) -> datetime:
@@ -102,17 +107,17 @@ class BoundaryView(View):
 
     def facts_of(self, client_id: UUID) -> list[Fact]:
         with self.reading() as cursor:
-            cursor.execute(f"SELECT {FACT_SELECT} FROM judged_contacts WHERE client_id=?", (str(client_id),))
+            cursor.execute(f"SELECT {FACT_SELECT} FROM judged_contacts WHERE client_id=?", (key(client_id),))
             return [_fact(row) for row in cursor.fetchall()]
 
     def plans_of(self, client_id: UUID) -> list[datetime]:
         with self.reading() as cursor:
-            cursor.execute("SELECT planned_at FROM follow_up_plans WHERE client_id=?", (str(client_id),))
+            cursor.execute("SELECT planned_at FROM follow_up_plans WHERE client_id=?", (key(client_id),))
             return sorted(parse_moment(row["planned_at"]) for row in cursor.fetchall())
 
     def crossings_of(self, client_id: UUID) -> list[Crossing]:
         with self.reading() as cursor:
-            cursor.execute(f"SELECT {', '.join(CROSSING_COLUMNS)} FROM crossings WHERE client_id=?", (str(client_id),))
+            cursor.execute(f"SELECT {', '.join(CROSSING_COLUMNS)} FROM crossings WHERE client_id=?", (key(client_id),))
             return [_crossing(row) for row in cursor.fetchall()]
 
     def client_of_contact(self, contact_id: UUID) -> UUID | None:
@@ -132,9 +137,9 @@ class BoundaryView(View):
             )
             return [_fact(row) for row in cursor.fetchall()]
 
-    def _one(self, statement: str, key: UUID) -> UUID | None:
+    def _one(self, statement: str, value: UUID) -> UUID | None:
         with self.reading() as cursor:
-            cursor.execute(statement, (str(key),))
+            cursor.execute(statement, (key(value),))
             row = cursor.fetchone()
             return None if row is None else UUID(row[0])
 
@@ -217,7 +222,7 @@ class Boundaries(PagedProjection[BoundaryView]):
     def _follow_up_planned(self, event: Client.FollowUpPlanned, position: int) -> None:
         self.judge.advance(event.timestamp, self.file)
         planned_at = _utc(event.timestamp)
-        self._new_plans.append((str(event.originator_id), moment(planned_at)))
+        self._new_plans.append((key(event.originator_id), moment(planned_at)))
         if event.originator_id in self.files or (not self._all_in_memory and self.view.facts_of(event.originator_id)):
             self.judge.plan_follow_up(self.file(event.originator_id), planned_at)
 
@@ -231,7 +236,7 @@ class Boundaries(PagedProjection[BoundaryView]):
 
     def _review_recorded(self, event: Review.Recorded, position: int) -> None:
         self._new_reviews.append((
-            str(event.originator_id), str(event.crossing_id), event.team_id, event.account_id, event.verdict,
+            key(event.originator_id), key(event.crossing_id), event.team_id, event.account_id, event.verdict,
             event.comment, moment(event.timestamp), position,
         ))
         client_id = self._crossing_client.get(event.crossing_id) or self.view.client_of_crossing(event.crossing_id)
@@ -304,18 +309,18 @@ class Boundaries(PagedProjection[BoundaryView]):
 
     def _fact_row(self, fact: Fact) -> tuple[Any, ...]:
         return (
-            str(fact.contact_id), str(fact.client_id), fact.team_id, fact.account_id, fact.function,
+            key(fact.contact_id), key(fact.client_id), fact.team_id, fact.account_id, fact.function,
             int(fact.intern), fact.profile_id, fact.profile_kind, fact.nature, moment(fact.occurred_at),
             moment(fact.recorded_at), fact.thread, int(fact.retracted),
-            None if fact.conversation_id is None else str(fact.conversation_id), fact.referred_hours,
+            fact.conversation_id, fact.referred_hours,
             self._site(fact.team_id), _month(fact.occurred_at),
         )
 
     def _crossing_row(self, crossing: Crossing) -> tuple[Any, ...]:
         return (
-            str(crossing.crossing_id), crossing.rule, crossing.severity, crossing.policy_version,
-            str(crossing.client_id), crossing.team_id, crossing.account_id, crossing.profile_kind,
-            json.dumps([str(contact_id) for contact_id in crossing.contact_ids]), moment(crossing.started_at),
+            key(crossing.crossing_id), crossing.rule, crossing.severity, crossing.policy_version,
+            key(crossing.client_id), crossing.team_id, crossing.account_id, crossing.profile_kind,
+            json.dumps([contact_id.hex for contact_id in crossing.contact_ids]), moment(crossing.started_at),
             moment(crossing.ended_at), moment(crossing.detected_at), int(crossing.found), crossing.verdict,
             self._site(crossing.team_id), _month(crossing.started_at), crossing.status,
         )
@@ -333,7 +338,8 @@ def _as_datetime(value: Any) -> datetime:
 
 
 def _month(value: datetime) -> str:
-    return value.astimezone(BRUSSELS).strftime("%Y-%m")
+    local = value.astimezone(BRUSSELS)
+    return f"{local.year:04d}-{local.month:02d}"
 
 
 def _terms(body: dict[str, Any]) -> PolicyTerms:
@@ -352,7 +358,7 @@ def _fact(row: Any) -> Fact:
         UUID(row["contact_id"]), UUID(row["client_id"]), row["team_id"], row["account_id"], row["function"],
         bool(row["intern"]), row["profile_id"], row["profile_kind"], row["nature"], parse_moment(row["occurred_at"]),
         parse_moment(row["recorded_at"]), row["thread"], bool(row["retracted"]),
-        None if row["conversation_id"] is None else UUID(row["conversation_id"]), row["referred_hours"],
+        row["conversation_id"], row["referred_hours"],
     )
 
 

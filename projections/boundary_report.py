@@ -23,7 +23,7 @@ from uuid import UUID
 from eventsourcing.sqlite import SQLiteCursor
 
 from events.vocabulary import REFERRALS, SEVERITY_ORDER, Nature, ProfileKind, Rule, Severity, Verdict
-from projections.boundaries import BoundaryView, moment, parse_moment
+from projections.boundaries import BoundaryView, key, moment, parse_moment
 
 CROSSING_COLUMNS = (
     "crossing_id", "rule", "severity", "status", "policy_version", "client_id", "team_id", "site", "account_id",
@@ -63,7 +63,7 @@ KEY_COLUMNS = {
 # Cursors: the sort key of a page's last crossing, opaque to clients.
 
 _CURSOR_SHAPE = re.compile(
-    r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z)\|([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
+    r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00)\|([0-9a-f]{32})"
 )
 
 
@@ -134,7 +134,7 @@ def list_crossings(
 def get_crossing(view: BoundaryView, crossing_id: UUID) -> dict[str, Any] | None:
     """A crossing with its evidence (the contacts, in time order) and its reviews (in order); None if unknown."""
     with view.reading() as sql:
-        sql.execute(f"SELECT {CROSSING_SELECT} FROM crossings AS c WHERE c.crossing_id = ?", (str(crossing_id),))
+        sql.execute(f"SELECT {CROSSING_SELECT} FROM crossings AS c WHERE c.crossing_id = ?", (key(crossing_id),))
         row = sql.fetchone()
         if row is None:
             return None
@@ -148,7 +148,7 @@ def get_crossing(view: BoundaryView, crossing_id: UUID) -> dict[str, Any] | None
         sql.execute(
             "SELECT review_id, account_id, verdict, comment, recorded_at, position FROM reviews "
             "WHERE crossing_id = ? ORDER BY position",
-            (str(crossing_id),),
+            (key(crossing_id),),
         )
         reviews = [_review(review) for review in sql.fetchall()]
     return {**_crossing(row), "evidence": evidence, "reviews": reviews}
@@ -157,7 +157,7 @@ def get_crossing(view: BoundaryView, crossing_id: UUID) -> dict[str, Any] | None
 def crossing_team(view: BoundaryView, crossing_id: UUID) -> str | None:
     """The team a crossing belongs to, for the access check; None for an unknown crossing."""
     with view.reading() as sql:
-        sql.execute("SELECT team_id FROM crossings WHERE crossing_id = ?", (str(crossing_id),))
+        sql.execute("SELECT team_id FROM crossings WHERE crossing_id = ?", (key(crossing_id),))
         row = sql.fetchone()
     return None if row is None else str(row["team_id"])
 

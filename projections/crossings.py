@@ -32,6 +32,8 @@ NAMESPACE = UUID("5d0c7a4e-3f51-4b8e-a7c2-9e6b1d2f4a10")
 HELP_CONVERSATION = Nature.HELP_CONVERSATION.value
 HELP_QUESTION = Nature.HELP_QUESTION.value
 WORRYING_POST = Nature.WORRYING_POST_OUTREACH.value
+PERSONAL = ProfileKind.PERSONAL.value
+PROFESSIONAL = ProfileKind.PROFESSIONAL.value
 REFERRAL_NATURES = frozenset(nature.value for nature in REFERRALS)
 WINDOW_RULES = {
     HELP_QUESTION: (Rule.HELP_QUESTION_NOT_REFERRED, "referral_within_hours"),
@@ -44,6 +46,8 @@ CONVERSATION_RULES = (
 ANCHOR_RULES = (Rule.HELP_QUESTION_NOT_REFERRED, Rule.WORRYING_POST_WITHOUT_FOLLOW_UP, Rule.OUT_OF_HOURS)
 ANCHOR_RULE_NAMES = frozenset(rule.value for rule in ANCHOR_RULES)
 EXPERIMENT_RULES = frozenset({Rule.PROFESSIONAL_PROFILE_CONTACT, Rule.PERSONAL_PROFILE_CONTACT})
+LAST_ID = UUID(int=(1 << 128) - 1)
+"""Sorts after every contact id: with a time, it bounds the contacts at that time."""
 REVIEWED = frozenset({Verdict.ACCEPTABLE.value, Verdict.NOT_ACCEPTABLE.value})
 
 
@@ -64,7 +68,7 @@ class Fact:
     recorded_at: datetime
     thread: str | None
     retracted: bool = False
-    conversation_id: UUID | None = None
+    conversation_id: str | None = None
     referred_hours: float | None = None
     """For a help question: hours until the client's first referral within the window, if any."""
 
@@ -144,7 +148,7 @@ class ClientFile:
     def between(self, start: datetime, end: datetime) -> Iterable[Fact]:
         """Live contacts with ``start <= occurred_at <= end``, in time order."""
         low = bisect_left(self.by_time, (start,))
-        high = bisect_right(self.by_time, (end, UUID(int=(1 << 128) - 1)))
+        high = bisect_right(self.by_time, (end, LAST_ID))
         return (self.contacts[contact_id] for _, contact_id in self.by_time[low:high])
 
 
@@ -293,30 +297,15 @@ class Judge:
 
     def _name_conversation(self, members: list[Fact]) -> None:
         first = members[0]
-        if first.thread is not None:
-            conversation_id = uuid5(NAMESPACE, f"{first.client_id}/thread/{first.thread}")
-        else:
-            conversation_id = first.contact_id
+        # Any text unique to the conversation will do: the report only counts them.
+        conversation_id = f"{first.client_id.hex}/{first.thread}" if first.thread is not None else first.contact_id.hex
         for fact in members:
             if fact.conversation_id != conversation_id:
                 fact.conversation_id = conversation_id
                 self.changed_facts[fact.contact_id] = fact
 
     def _conversation_findings(self, file: ClientFile, members: list[Fact]) -> Iterable[Finding]:
-        evidence = {
-            Rule.DRIFT_INTO_HELP: [fact for fact in members if fact.nature == HELP_CONVERSATION],
-            Rule.PERSONAL_PROFILE_CONTACT: [fact for fact in members if fact.profile_kind == ProfileKind.PERSONAL],
-            Rule.INTERN_PERSONAL_PROFILE: [
-                fact for fact in members if fact.profile_kind == ProfileKind.PERSONAL and fact.intern
-            ],
-        }
-        professional = [fact for fact in members if fact.profile_kind == ProfileKind.PROFESSIONAL]
-        if professional:
-            allowed = self.policy_at(professional[0].occurred_at).settings(
-                Rule.PROFESSIONAL_PROFILE_CONTACT, file.organisation
-            ).params.get("allowed_functions", ())
-            evidence[Rule.PROFESSIONAL_PROFILE_CONTACT] = [f for f in professional if f.function not in allowed]
-        for rule, facts in evidence.items():
+        for rule, facts in self._evidence(file, members).items():
             if not facts:
                 continue
             terms = self.policy_at(facts[0].occurred_at)
@@ -332,6 +321,31 @@ class Judge:
                     severity = Severity(settings.params.get("referred_severity", severity))
                     facts = sorted(facts + referrals, key=lambda fact: fact.key)
             yield Finding(rule, severity, terms.version, facts)
+
+    def _evidence(self, file: ClientFile, members: list[Fact]) -> dict[Rule, list[Fact]]:
+        """For each conversation rule, the contacts of the conversation that cross it (one pass: it is hot)."""
+        drift: list[Fact] = []
+        personal: list[Fact] = []
+        intern: list[Fact] = []
+        professional: list[Fact] = []
+        for fact in members:
+            if fact.nature == HELP_CONVERSATION:
+                drift.append(fact)
+            if fact.profile_kind == PERSONAL:
+                personal.append(fact)
+                if fact.intern:
+                    intern.append(fact)
+            elif fact.profile_kind == PROFESSIONAL:
+                professional.append(fact)
+        if professional:
+            allowed = self.policy_at(professional[0].occurred_at).settings(
+                Rule.PROFESSIONAL_PROFILE_CONTACT, file.organisation
+            ).params.get("allowed_functions", ())
+            professional = [fact for fact in professional if fact.function not in allowed]
+        return {
+            Rule.DRIFT_INTO_HELP: drift, Rule.PERSONAL_PROFILE_CONTACT: personal,
+            Rule.INTERN_PERSONAL_PROFILE: intern, Rule.PROFESSIONAL_PROFILE_CONTACT: professional,
+        }
 
     def _judge_windows_around(self, file: ClientFile, old: Fact | None, new: Fact) -> None:
         anchors = {new.contact_id: new}
@@ -426,15 +440,16 @@ class Judge:
                 finding.evidence[-1].occurred_at, self.stamp,
             )
             file.add_crossing(crossing)
-        elif (crossing.found, crossing.severity, crossing.policy_version, crossing.contact_ids, crossing.ended_at) == (
-            True, finding.severity.value, finding.policy_version, contact_ids, finding.evidence[-1].occurred_at
-        ):
+        elif crossing.found and crossing.contact_ids == contact_ids and (
+            crossing.severity, crossing.policy_version, crossing.started_at, crossing.ended_at
+        ) == (finding.severity.value, finding.policy_version, first.occurred_at, finding.evidence[-1].occurred_at):
             return
         else:
             crossing.found = True
             crossing.severity = finding.severity.value
             crossing.policy_version = finding.policy_version
             crossing.contact_ids = contact_ids
+            crossing.started_at = first.occurred_at
             crossing.ended_at = finding.evidence[-1].occurred_at
             file.add_crossing(crossing)
         self.changed_crossings[crossing_id] = crossing

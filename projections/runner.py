@@ -21,6 +21,8 @@ from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification,
 from projections.base import UPSTREAM, PagedProjection, UnhandledEventError
 
 PAGE_SIZE = 1000
+CATCH_UP_BATCH = 20_000
+"""How many events a catching-up projector applies between two writes."""
 TICK_EVERY = timedelta(seconds=15)
 """How often time-based rules are judged again while no event arrives (the policy asks for 60 s at most)."""
 SETTLE = timedelta(seconds=5)
@@ -67,28 +69,42 @@ class Projector:
         self._positions = {projection.name: projection.view.position() for projection in self.projections}
 
     def position(self) -> int:
-        """The position every projection has reached."""
+        """The position every projection has written."""
         return min(self._positions.values(), default=0)
 
     def catch_up(self, progress: Callable[[int], None] = lambda count: None) -> int:
-        """Applies every event recorded so far; returns how many events were read."""
-        read = 0
-        while page := self.feed.page_after(self.position()):
-            self.apply_page(page)
-            read += len(page)
+        """Applies every event recorded so far; returns how many events were read.
+
+        Catching up writes every `CATCH_UP_BATCH` events rather than every page:
+        fewer, larger transactions, each still with its position.
+        """
+        read, unwritten = 0, 0
+        after = self.position()
+        while page := self.feed.page_after(after):
+            self.apply_page(page, write=False)
+            after = page[-1].id
+            read, unwritten = read + len(page), unwritten + len(page)
+            if unwritten >= CATCH_UP_BATCH:
+                self.write(after)
+                unwritten = 0
             progress(len(page))
+        self.write(after)
         self.tick()
         return read
 
-    def apply_page(self, page: Sequence[Notification]) -> None:
-        """Applies one page to each projection that has not seen it, then writes each projection at once."""
+    def apply_page(self, page: Sequence[Notification], write: bool = True) -> None:
+        """Applies one page to each projection that has not seen it; writes them unless told not to."""
         for notification in page:
             event = self._decode(notification)
             tracking = Tracking(UPSTREAM, notification.id)
             for projection in self.projections:
                 if notification.id > self._positions[projection.name]:
                     projection.process_event(event, tracking)
-        last = page[-1].id
+        if write:
+            self.write(page[-1].id)
+
+    def write(self, last: int) -> None:
+        """Writes what each projection gathered, with ``last`` as its position, each in one transaction."""
         for projection in self.projections:
             if last > self._positions[projection.name]:
                 projection.flush()
