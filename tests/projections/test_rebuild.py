@@ -113,10 +113,12 @@ def test_a_projector_killed_at_random_moments_ends_with_the_rows_of_a_clean_rebu
     head = _head(settings)
     rng = random.Random(2019)
 
+    # Each run is killed a moment after it has written a page: in the middle of the next one.
     kills = 0
-    while _position(settings) < head and kills < 6:
+    while (reached := _position(settings)) < head and kills < 6:
         projector = _start_projector(env)
-        time.sleep(rng.uniform(0.05, 0.6))
+        _wait_until(lambda: _position(settings) > reached)
+        time.sleep(rng.uniform(0, 0.05))
         projector.send_signal(signal.SIGKILL)
         projector.wait()
         kills += 1
