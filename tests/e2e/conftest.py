@@ -96,6 +96,20 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield Server(base_url, admin_token, home / "data", log_file)
 
 
+@pytest.fixture(scope="session")
+def projector(server: Server) -> Iterator[subprocess.Popen[bytes]]:
+    """`logbook projections run` on the server's store, as the Procfile's worker: line runs it."""
+    env = _environment(server.data_dir)
+    process = subprocess.Popen(
+        [str(VENV_BIN / "logbook"), "projections", "run"], env=env, stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL, start_new_session=True,
+    )
+    assert process.stderr is not None and b"following" in process.stderr.readline()
+    yield process
+    process.terminate()
+    assert process.wait(timeout=STOP_TIMEOUT_SECONDS) == 0
+
+
 @pytest.fixture
 def worker(server: Server) -> Worker:
     """A worker of a fresh team, with the team's shared profile, set up by the admin over HTTP."""
