@@ -11,19 +11,18 @@ from api.blueprint import Blueprint
 from api.extension import logbook
 from api.fields import DateOrMoment, slug, text
 from api.guard import actor, allow
-from api.read_models import CURSOR_LIMIT, ReadSchema, read_model
+from api.read_models import ReadSchema, cursor_field, limit_field, read_model
 from events.errors import NotFoundError
 from events.vocabulary import Nature, ProfileKind, Rule, Severity, Verdict
 from logbook import access
 from logbook.access import Action
 from projections.boundaries import BoundaryView
 from projections.boundary_report import (
+    CROSSINGS_CURSOR,
     CrossingStatus,
-    InvalidCursorError,
     ReportKey,
     boundaries_report,
     crossing_team,
-    decode_cursor,
     get_crossing,
     list_crossings,
 )
@@ -32,16 +31,6 @@ blp = Blueprint(
     "crossings", __name__, url_prefix="/api/v1",
     description="Boundary crossings of the sector agreement, their reviews, and the boundaries report",
 )
-
-
-LIMIT: dict[str, Any] = dict(CURSOR_LIMIT)
-
-
-def _valid_cursor(value: str) -> None:
-    try:
-        decode_cursor(value)
-    except InvalidCursorError as error:
-        raise ValidationError(str(error)) from None
 
 
 class PeriodSchema(ReadSchema):
@@ -62,11 +51,8 @@ class CrossingQuerySchema(PeriodSchema):
     rule = fields.Enum(Rule, by_value=True)
     severity = fields.Enum(Severity, by_value=True)
     status = fields.Enum(CrossingStatus, by_value=True)
-    cursor = fields.String(
-        validate=[validate.Length(max=200), _valid_cursor],
-        metadata={"description": "The next_cursor of the previous page; none for the first page."},
-    )
-    limit = fields.Integer(metadata={"description": "How many crossings a page holds at most."}, **LIMIT)
+    cursor = cursor_field(CROSSINGS_CURSOR)
+    limit = limit_field()
 
 
 class ReportQuerySchema(PeriodSchema):

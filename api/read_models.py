@@ -8,19 +8,21 @@ and otherwise answers 503 with ``Retry-After``.
 from __future__ import annotations
 
 import os
+import re
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from flask import current_app
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from api.errors import ApiError
 from logbook.config import Settings
 from logbook.read_models import open_view
 from projections.base import View
+from projections.storage import InvalidCursorError, decode_cursor
 
 WAIT_SECONDS = 5.0
-CURSOR_LIMIT = {"load_default": 50, "validate": validate.Range(min=1, max=500)}
 
 
 class ViewHolder:
@@ -46,6 +48,29 @@ class ViewHolder:
                 for view in self._views.values():
                     view.close()
             self._views = {}
+
+
+def cursor_field(shape: Sequence[re.Pattern[str]]) -> fields.String:
+    """The ``cursor`` argument of a list whose cursors have ``shape``: 422 for one it did not give out."""
+
+    def check(value: str) -> None:
+        try:
+            decode_cursor(value, shape)
+        except InvalidCursorError as error:
+            raise ValidationError(str(error)) from None
+
+    return fields.String(
+        validate=[validate.Length(max=200), check],
+        metadata={"description": "The next_cursor of the previous page; none for the first page."},
+    )
+
+
+def limit_field() -> fields.Integer:
+    """The ``limit`` argument of a list: 1 to 500 items a page, 50 by default."""
+    return fields.Integer(
+        load_default=50, validate=validate.Range(min=1, max=500),
+        metadata={"description": "How many items a page holds at most."},
+    )
 
 
 class ReadSchema(Schema):

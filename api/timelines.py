@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from flask import current_app
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, fields
 
 from api.blueprint import Blueprint
 from api.guard import actor, allow
-from api.read_models import CURSOR_LIMIT, ReadSchema, read_model
+from api.read_models import ReadSchema, cursor_field, limit_field, read_model
 from events.errors import NotFoundError
 from logbook import access
 from logbook.access import Action
@@ -23,31 +21,11 @@ from projections.timelines import (
     TIMELINE_CURSOR,
     ClientStatus,
     FollowUpStatus,
-    InvalidCursorError,
     OpenFollowUpStatus,
     TimelineView,
-    decode_cursor,
 )
 
 blp = Blueprint("timelines", __name__, url_prefix="/api/v1", description="Client timelines and team follow-up lists")
-
-
-def cursor_field(shape: Sequence[re.Pattern[str]]) -> fields.String:
-    def check(value: str) -> None:
-        try:
-            decode_cursor(value, shape)
-        except InvalidCursorError as error:
-            raise ValidationError(str(error)) from None
-
-    return fields.String(
-        validate=[validate.Length(max=200), check],
-        metadata={"description": "The next_cursor of the previous page; none for the first page."},
-    )
-
-
-def limit_field() -> fields.Integer:
-    options: dict[str, Any] = dict(CURSOR_LIMIT)
-    return fields.Integer(metadata={"description": "How many items a page holds at most."}, **options)
 
 
 class TimelineQuerySchema(ReadSchema):

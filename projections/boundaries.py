@@ -25,6 +25,7 @@ from events.policy import Policy, PolicyTerms
 from events.review import Review
 from projections.base import PagedProjection, View
 from projections.crossings import WINDOW_RULES, ClientFile, Crossing, Fact, Judge
+from projections.storage import key, moment_of, moment_text
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 BEGINNING = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -38,20 +39,6 @@ CROSSING_COLUMNS = (
     "crossing_id", "rule", "severity", "policy_version", "client_id", "team_id", "account_id", "profile_kind",
     "contact_ids", "started_at", "ended_at", "detected_at", "found", "verdict",
 )
-
-
-def moment(value: datetime) -> str:
-    """A time as stored: UTC, fixed width, so that text order is time order."""
-    return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
-
-
-def key(value: UUID) -> str:
-    """An id as stored: 32 hex digits."""
-    return value.hex
-
-
-def parse_moment(value: str) -> datetime:
-    return datetime.fromisoformat(value)
 
 
 class BoundaryView(View):
@@ -103,7 +90,7 @@ class BoundaryView(View):
         with self.reading() as cursor:
             cursor.execute("SELECT now FROM judge_clock")
             row = cursor.fetchone()
-            return None if row is None else parse_moment(row["now"])
+            return None if row is None else moment_of(row["now"])
 
     def facts_of(self, client_id: UUID) -> list[Fact]:
         with self.reading() as cursor:
@@ -113,7 +100,7 @@ class BoundaryView(View):
     def plans_of(self, client_id: UUID) -> list[datetime]:
         with self.reading() as cursor:
             cursor.execute("SELECT planned_at FROM follow_up_plans WHERE client_id=?", (key(client_id),))
-            return sorted(parse_moment(row["planned_at"]) for row in cursor.fetchall())
+            return sorted(moment_of(row["planned_at"]) for row in cursor.fetchall())
 
     def crossings_of(self, client_id: UUID) -> list[Crossing]:
         with self.reading() as cursor:
@@ -133,7 +120,7 @@ class BoundaryView(View):
             cursor.execute(
                 f"SELECT {', '.join(FACT_COLUMNS)} FROM judged_contacts WHERE retracted=0 AND occurred_at >= ? "
                 f"AND nature IN ({', '.join('?' * len(natures))})",
-                (moment(since), *natures),
+                (moment_text(since), *natures),
             )
             return [_fact(row) for row in cursor.fetchall()]
 
@@ -222,7 +209,7 @@ class Boundaries(PagedProjection[BoundaryView]):
     def _follow_up_planned(self, event: Client.FollowUpPlanned, position: int) -> None:
         self.judge.advance(event.timestamp, self.file)
         planned_at = _utc(event.timestamp)
-        self._new_plans.append((key(event.originator_id), moment(planned_at)))
+        self._new_plans.append((key(event.originator_id), moment_text(planned_at)))
         if event.originator_id in self.files or (not self._all_in_memory and self.view.facts_of(event.originator_id)):
             self.judge.plan_follow_up(self.file(event.originator_id), planned_at)
 
@@ -237,7 +224,7 @@ class Boundaries(PagedProjection[BoundaryView]):
     def _review_recorded(self, event: Review.Recorded, position: int) -> None:
         self._new_reviews.append((
             key(event.originator_id), key(event.crossing_id), event.team_id, event.account_id, event.verdict,
-            event.comment, moment(event.timestamp), position,
+            event.comment, moment_text(event.timestamp), position,
         ))
         client_id = self._crossing_client.get(event.crossing_id) or self.view.client_of_crossing(event.crossing_id)
         if client_id is not None:
@@ -273,7 +260,9 @@ class Boundaries(PagedProjection[BoundaryView]):
             if file.by_time and file.by_time[-1][0] >= since
         }
         with self.view.reading() as cursor:
-            cursor.execute("SELECT DISTINCT client_id FROM judged_contacts WHERE occurred_at >= ?", (moment(since),))
+            cursor.execute(
+                "SELECT DISTINCT client_id FROM judged_contacts WHERE occurred_at >= ?", (moment_text(since),)
+            )
             return in_memory | {UUID(row[0]) for row in cursor.fetchall()}
 
     def _schedule_open_windows(self) -> None:
@@ -300,7 +289,7 @@ class Boundaries(PagedProjection[BoundaryView]):
             [self._crossing_row(crossing) for crossing in self.judge.changed_crossings.values()],
         )
         cursor.executemany("INSERT OR IGNORE INTO reviews VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self._new_reviews)
-        cursor.execute("INSERT OR REPLACE INTO judge_clock VALUES (1, ?)", (moment(self.judge.now),))
+        cursor.execute("INSERT OR REPLACE INTO judge_clock VALUES (1, ?)", (moment_text(self.judge.now),))
         for crossing in self.judge.changed_crossings.values():
             self._crossing_client[crossing.crossing_id] = crossing.client_id
         self.judge.changed_facts.clear()
@@ -310,8 +299,8 @@ class Boundaries(PagedProjection[BoundaryView]):
     def _fact_row(self, fact: Fact) -> tuple[Any, ...]:
         return (
             key(fact.contact_id), key(fact.client_id), fact.team_id, fact.account_id, fact.function,
-            int(fact.intern), fact.profile_id, fact.profile_kind, fact.nature, moment(fact.occurred_at),
-            moment(fact.recorded_at), fact.thread, int(fact.retracted),
+            int(fact.intern), fact.profile_id, fact.profile_kind, fact.nature, moment_text(fact.occurred_at),
+            moment_text(fact.recorded_at), fact.thread, int(fact.retracted),
             fact.conversation_id, fact.referred_hours,
             self._site(fact.team_id), _month(fact.occurred_at),
         )
@@ -320,8 +309,8 @@ class Boundaries(PagedProjection[BoundaryView]):
         return (
             key(crossing.crossing_id), crossing.rule, crossing.severity, crossing.policy_version,
             key(crossing.client_id), crossing.team_id, crossing.account_id, crossing.profile_kind,
-            json.dumps([contact_id.hex for contact_id in crossing.contact_ids]), moment(crossing.started_at),
-            moment(crossing.ended_at), moment(crossing.detected_at), int(crossing.found), crossing.verdict,
+            json.dumps([contact_id.hex for contact_id in crossing.contact_ids]), moment_text(crossing.started_at),
+            moment_text(crossing.ended_at), moment_text(crossing.detected_at), int(crossing.found), crossing.verdict,
             self._site(crossing.team_id), _month(crossing.started_at), crossing.status,
         )
 
@@ -356,8 +345,8 @@ def _terms_of(event: Policy.Published) -> PolicyTerms:
 def _fact(row: Any) -> Fact:
     return Fact(
         UUID(row["contact_id"]), UUID(row["client_id"]), row["team_id"], row["account_id"], row["function"],
-        bool(row["intern"]), row["profile_id"], row["profile_kind"], row["nature"], parse_moment(row["occurred_at"]),
-        parse_moment(row["recorded_at"]), row["thread"], bool(row["retracted"]),
+        bool(row["intern"]), row["profile_id"], row["profile_kind"], row["nature"],
+        moment_of(row["occurred_at"]), moment_of(row["recorded_at"]), row["thread"], bool(row["retracted"]),
         row["conversation_id"], row["referred_hours"],
     )
 
@@ -366,7 +355,7 @@ def _crossing(row: Any) -> Crossing:
     return Crossing(
         UUID(row["crossing_id"]), row["rule"], row["severity"], row["policy_version"], UUID(row["client_id"]),
         row["team_id"], row["account_id"], row["profile_kind"], tuple(UUID(c) for c in json.loads(row["contact_ids"])),
-        parse_moment(row["started_at"]), parse_moment(row["ended_at"]), parse_moment(row["detected_at"]),
+        moment_of(row["started_at"]), moment_of(row["ended_at"]), moment_of(row["detected_at"]),
         bool(row["found"]), row["verdict"],
     )
 

@@ -8,10 +8,7 @@ indexes; only the medians are computed here, over the hours SQL fetched.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-import re
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
@@ -23,7 +20,8 @@ from uuid import UUID
 from eventsourcing.sqlite import SQLiteCursor
 
 from events.vocabulary import REFERRALS, SEVERITY_ORDER, Nature, ProfileKind, Rule, Severity, Verdict
-from projections.boundaries import BoundaryView, key, moment, parse_moment
+from projections.boundaries import BoundaryView
+from projections.storage import ID_PART, MOMENT_PART, decode_cursor, encode_cursor, key, moment_of, moment_text
 
 CROSSING_COLUMNS = (
     "crossing_id", "rule", "severity", "status", "policy_version", "client_id", "team_id", "site", "account_id",
@@ -62,32 +60,7 @@ KEY_COLUMNS = {
 
 # Cursors: the sort key of a page's last crossing, opaque to clients.
 
-_CURSOR_SHAPE = re.compile(
-    r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00)\|([0-9a-f]{32})"
-)
-
-
-class InvalidCursorError(ValueError):
-    """Raised when a cursor is not one that the list of crossings gave out."""
-
-    def __init__(self) -> None:
-        super().__init__("Not a cursor of this list: pass the next_cursor of its previous page.")
-
-
-def encode_cursor(started_at: str, crossing_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{started_at}|{crossing_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[str, str]:
-    """The (started_at, crossing_id) a cursor holds; raises `InvalidCursorError` for anything else."""
-    try:
-        text = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidCursorError() from None
-    match = _CURSOR_SHAPE.fullmatch(text)
-    if match is None:
-        raise InvalidCursorError()
-    return match[1], match[2]
+CROSSINGS_CURSOR = (MOMENT_PART, ID_PART)
 
 
 # Crossings.
@@ -117,7 +90,7 @@ def list_crossings(
     _add_range(where, params, "c.started_at", start, end)
     if cursor is not None:
         where.append("(c.started_at, c.crossing_id) < (:after_at, :after_id)")
-        params["after_at"], params["after_id"] = decode_cursor(cursor)
+        params["after_at"], params["after_id"] = decode_cursor(cursor, CROSSINGS_CURSOR)
     params["fetch"] = limit + 1
     with view.reading() as sql:
         sql.execute(
@@ -174,16 +147,16 @@ def _crossing(row: Any) -> dict[str, Any]:
         "site": row["site"],
         "account_id": row["account_id"],
         "contact_ids": [UUID(contact_id) for contact_id in json.loads(row["contact_ids"])],
-        "started_at": parse_moment(row["started_at"]),
-        "ended_at": parse_moment(row["ended_at"]),
-        "detected_at": parse_moment(row["detected_at"]),
+        "started_at": moment_of(row["started_at"]),
+        "ended_at": moment_of(row["ended_at"]),
+        "detected_at": moment_of(row["detected_at"]),
     }
 
 
 def _evidence(row: Any) -> dict[str, Any]:
     return {
         "contact_id": UUID(row["contact_id"]),
-        "occurred_at": parse_moment(row["occurred_at"]),
+        "occurred_at": moment_of(row["occurred_at"]),
         "team_id": row["team_id"],
         "account_id": row["account_id"],
         "profile_kind": ProfileKind(row["profile_kind"]),
@@ -198,7 +171,7 @@ def _review(row: Any) -> dict[str, Any]:
         "account_id": row["account_id"],
         "verdict": Verdict(row["verdict"]),
         "comment": row["comment"],
-        "recorded_at": parse_moment(row["recorded_at"]),
+        "recorded_at": moment_of(row["recorded_at"]),
         "position": row["position"],
     }
 
@@ -319,10 +292,10 @@ def _add_range(
     """Adds ``start <= column < end``, for the bounds given, as stored text."""
     if start is not None:
         where.append(f"{column} >= :start")
-        params["start"] = moment(start)
+        params["start"] = moment_text(start)
     if end is not None:
         where.append(f"{column} < :end")
-        params["end"] = moment(end)
+        params["end"] = moment_text(end)
 
 
 def _where(conditions: list[str]) -> str:

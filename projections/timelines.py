@@ -13,14 +13,11 @@ reasons of corrections, retractions and follow-ups) stays in the event store.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-import re
 import sqlite3
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar, Generic, TypeVar
 from uuid import UUID
@@ -31,6 +28,15 @@ from events import CORRECTABLE_FIELDS, AccessToken, Account, Client, Contact, Po
 from events.listings import LISTINGS
 from events.vocabulary import REFERRALS
 from projections.base import PagedProjection, View
+from projections.storage import (
+    ID_PART,
+    MOMENT_PART,
+    decode_cursor,
+    encode_cursor,
+    moment_of,
+    moment_text,
+    optional_moment,
+)
 
 T = TypeVar("T")
 
@@ -66,51 +72,11 @@ class OpenFollowUpStatus(StrEnum):
     DUE = "due"
 
 
-def moment_text(moment: datetime | str) -> str:
-    """A time as fixed-width UTC text (``2025-03-01T12:00:00.000000Z``), whose text order is time order."""
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+# Cursors: the sort key of the last item of a page.
 
-
-def moment_of(text: str) -> datetime:
-    return datetime.fromisoformat(text.removesuffix("Z")).replace(tzinfo=timezone.utc)
-
-
-def optional_moment(text: str | None) -> datetime | None:
-    return None if text is None else moment_of(text)
-
-
-# Cursors: the sort key of the last item of a page, opaque to clients.
-
-MOMENT_PART = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
-ID_PART = re.compile(r"[0-9a-f]{32}")
 TIMELINE_CURSOR = (MOMENT_PART, ID_PART)
 TEAM_CLIENTS_CURSOR = (ID_PART,)
 TEAM_FOLLOW_UPS_CURSOR = (MOMENT_PART, ID_PART)
-
-
-class InvalidCursorError(ValueError):
-    """Raised when a cursor is not one that this list gave out."""
-
-    def __init__(self) -> None:
-        super().__init__("Not a cursor of this list: pass the next_cursor of its previous page.")
-
-
-def encode_cursor(*parts: str) -> str:
-    return base64.urlsafe_b64encode("|".join(parts).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, shape: Sequence[re.Pattern[str]]) -> tuple[str, ...]:
-    """The sort key a cursor holds; raises `InvalidCursorError` unless it has the list's ``shape``."""
-    try:
-        text = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidCursorError() from None
-    parts = tuple(text.split("|"))
-    if len(parts) != len(shape) or not all(p.fullmatch(part) for p, part in zip(shape, parts, strict=True)):
-        raise InvalidCursorError()
-    return parts
 
 
 # What the view answers.

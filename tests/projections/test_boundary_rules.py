@@ -182,7 +182,7 @@ def test_a_help_question_without_referral_is_a_crossing_once_48_hours_have_passe
     scenario.project(at=T0 + hours(49))
     [crossing] = scenario.crossings()
     assert summary([crossing]) == [("help_question_not_referred", "medium", "open")]
-    assert crossing["detected_at"] == "2025-03-05T10:00:00.000000+00:00"
+    assert crossing["detected_at"] == "2025-03-05T10:00:00.000000Z"
 
 
 def test_a_referral_within_48_hours_by_another_team_of_the_organisation_answers_the_question(scenario):

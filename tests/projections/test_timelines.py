@@ -11,12 +11,12 @@ import pytest
 from events.vocabulary import Nature, Role, Verdict
 from logbook import read_models
 from projections.base import UnhandledEventError
+from projections.storage import InvalidCursorError
 from projections.timelines import (
     ClientStatus,
     ContactItem,
     FollowUpItem,
     FollowUpStatus,
-    InvalidCursorError,
     OpenFollowUpStatus,
     Timeline,
     Timelines,
