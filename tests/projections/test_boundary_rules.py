@@ -19,6 +19,7 @@ from events.vocabulary import Channel, Direction, Function, Nature, ProfileKind,
 from logbook.application import ContactDraft, Logbook
 from logbook.config import Settings
 from logbook.store import EventStore
+from projections.base import UnhandledEventError
 from projections.boundaries import Boundaries, BoundaryView
 from projections.runner import SETTLE, PollingFeed, Projector
 
@@ -370,3 +371,13 @@ def test_correcting_when_the_evidence_occurred_moves_the_crossing(scenario):
 
     [crossing] = scenario.crossings()
     assert crossing["started_at"].startswith("2025-03-03T07:00") and crossing["ended_at"].startswith("2025-03-03T07:00")
+
+
+def test_an_event_the_projection_does_not_know_stops_it_naming_the_position(scenario):
+    class Unknown:
+        pass
+
+    projection = Boundaries(scenario.view)
+
+    with pytest.raises(UnhandledEventError, match="position 4242"):
+        projection.apply(Unknown(), 4242)
