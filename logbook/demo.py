@@ -6,6 +6,11 @@ profile; youth work 't Salon talks with young people on Messenger, where help
 questions sometimes get a minimal answer before a referral; Ostend's street
 workers use a professional profile, as the agreement allows them. Six months
 of contacts, the same on every run with the same seed.
+
+The demo grows for benchmarks: more contacts bring more clients (each keeps a
+few conversations), over as many months as asked, and one client can be far
+busier than the rest. ``bulk=True`` writes the very events the commands would,
+in the same order, many per save: a million contacts in minutes, not hours.
 """
 
 from __future__ import annotations
@@ -15,18 +20,27 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from uuid import UUID
+from typing import Any, Protocol
+from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
-from events.account import Account
+from events import Client, Contact
 from events.vocabulary import Channel, Direction, Function, Nature, ProfileKind, Role, Service
 from logbook.application import ContactDraft, Logbook
+from logbook.pseudonyms import client_id_for
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
-START = datetime(2026, 5, 1, tzinfo=BRUSSELS)
 END = datetime(2026, 11, 1, tzinfo=BRUSSELS)
+MONTHS = 6
+"""The demo's months before `END`: May to October 2026."""
 ORGANISATION = "caw-nwvl"
 FIRST_TEAM = "jac-oostende"
+DEMO_CONTACTS = 3000
+"""The size the practices' client numbers are set for; a larger demo has proportionally more clients."""
+BUSIEST_CLIENT_REF = f"{FIRST_TEAM}-000"
+"""The Ostend client that ``busiest_client_contacts`` go to (street workers meet it too)."""
+EVENTS_PER_SAVE = 2000
+"""How many events the bulk path gathers before it saves them at once."""
 
 
 @dataclass(frozen=True)
@@ -51,9 +65,13 @@ class Practice:
     clients: int
     share: float
     natures: dict[Nature, float]
+    question_referral: float
+    """Of the help questions answered without help, the share referred in the same conversation."""
     help_then_referral: float
     """Of the help conversations, the share followed by a referral in the same conversation."""
     worrying_posts: float = 0.0
+    referrals: tuple[Nature, ...] = (Nature.REFERRAL_SAFE_CHAT,)
+    """How the team refers a help question."""
     shares_clients_with: str | None = None
     """A team whose clients this team also meets: the timeline covers both."""
 
@@ -68,7 +86,10 @@ PRACTICES = (
         natures={Nature.KEEPING_IN_TOUCH: 34, Nature.INFORMATION: 18, Nature.INVITATION: 10,
                  Nature.PRACTICAL_ARRANGEMENT: 10, Nature.LEISURE_OFFER: 3, Nature.HELP_QUESTION: 11,
                  Nature.HELP_CONVERSATION: 6, Nature.REFERRAL_SAFE_CHAT: 6, Nature.REFERRAL_IN_PERSON: 2},
-        help_then_referral=0.45, worrying_posts=0.05,
+        # A complex help question: the worker invites the client in, or refers to the safe chat;
+        # but the line between keeping contact and helping blurs.
+        question_referral=0.85, help_then_referral=0.45, worrying_posts=0.05,
+        referrals=(Nature.REFERRAL_SAFE_CHAT, Nature.REFERRAL_IN_PERSON),
     ),
     Practice(
         "jac-brugge", "JAC Brugge", "Brugge", Service.JAC,
@@ -78,7 +99,7 @@ PRACTICES = (
         natures={Nature.KEEPING_IN_TOUCH: 38, Nature.INFORMATION: 22, Nature.INVITATION: 12,
                  Nature.PRACTICAL_ARRANGEMENT: 9, Nature.HELP_QUESTION: 10, Nature.HELP_CONVERSATION: 2,
                  Nature.REFERRAL_SAFE_CHAT: 6, Nature.REFERRAL_IN_PERSON: 1},
-        help_then_referral=0.8,
+        question_referral=0.8, help_then_referral=0.8,
     ),
     Practice(
         "salon-brugge", "Jongerenwerking 't Salon", "Brugge", Service.YOUTH_WORK,
@@ -89,7 +110,7 @@ PRACTICES = (
         natures={Nature.KEEPING_IN_TOUCH: 30, Nature.LEISURE_OFFER: 22, Nature.INVITATION: 16,
                  Nature.INFORMATION: 8, Nature.PRACTICAL_ARRANGEMENT: 6, Nature.HELP_QUESTION: 9,
                  Nature.HELP_CONVERSATION: 7, Nature.REFERRAL_SAFE_CHAT: 1, Nature.REFERRAL_IN_PERSON: 1},
-        help_then_referral=0.9, shares_clients_with="jac-brugge",
+        question_referral=0.9, help_then_referral=0.9, shares_clients_with="jac-brugge",
     ),
     Practice(
         "shw-oostende", "Straathoekwerk Oostende", "Oostende", Service.STREET_WORK,
@@ -99,7 +120,7 @@ PRACTICES = (
         natures={Nature.KEEPING_IN_TOUCH: 40, Nature.PRACTICAL_ARRANGEMENT: 20, Nature.INFORMATION: 14,
                  Nature.INVITATION: 8, Nature.HELP_QUESTION: 8, Nature.HELP_CONVERSATION: 3,
                  Nature.REFERRAL_IN_PERSON: 5, Nature.REFERRAL_SAFE_CHAT: 2},
-        help_then_referral=0.6, worrying_posts=0.04, shares_clients_with="jac-oostende",
+        question_referral=0.6, help_then_referral=0.6, worrying_posts=0.04, shares_clients_with="jac-oostende",
     ),
 )
 
@@ -121,22 +142,37 @@ class DemoClock:
         return self.now
 
 
-def load_demo(app: Logbook, *, seed: int, contact_count: int, echo: Callable[[str], None]) -> None:
-    """Writes the demo into ``app``'s store; does nothing if the demo's first team exists."""
+def load_demo(
+    app: Logbook, *, seed: int, contact_count: int, echo: Callable[[str], None],
+    months: int = MONTHS, busiest_client_contacts: int = 0, bulk: bool = False,
+) -> None:
+    """Writes the demo into ``app``'s store; does nothing if the demo's first team exists.
+
+    The contacts span the ``months`` before `END`; ``busiest_client_contacts`` of
+    them go to `BUSIEST_CLIENT_REF`. With ``bulk`` the events are saved many at a
+    time rather than by one command each: the same events, in the same order.
+    """
     if any(team.team_id == FIRST_TEAM for team in app.list_teams()):
         echo("the demo is already loaded")
         return
     rng = random.Random(seed)
-    clock, wall_clock = DemoClock(START - timedelta(days=14)), app.clock
+    start = _months_before(END, months)
+    clock, wall_clock = DemoClock(start - timedelta(days=14)), app.clock
     app.clock = clock
     try:
         profiles = _register_directory(app)
-        contacts = sorted(_generate_contacts(rng, profiles, contact_count), key=lambda c: c.recorded_at)
-        _log_contacts(app, clock, contacts, rng)
+        contacts = _generate_contacts(rng, profiles, contact_count, start, busiest_client_contacts)
+        contacts.sort(key=lambda c: c.recorded_at)
+        _log_contacts(ManyPerSave(app) if bulk else OneCommandAtATime(app, clock), contacts, rng)
     finally:
         app.clock = wall_clock
     echo(f"loaded the demo: {len(PRACTICES)} teams, {len(contacts)} contacts from "
-         f"{START:%Y-%m-%d} to {END:%Y-%m-%d}")
+         f"{start:%Y-%m-%d} to {END:%Y-%m-%d}")
+
+
+def _months_before(moment: datetime, months: int) -> datetime:
+    years, month = divmod(moment.month - 1 - months, 12)
+    return moment.replace(year=moment.year + years, month=month + 1)
 
 
 def _register_directory(app: Logbook) -> dict[str, dict[str, list[str]]]:
@@ -185,28 +221,42 @@ class DemoContact:
 
 
 def _generate_contacts(
-    rng: random.Random, profiles: dict[str, dict[str, list[str]]], contact_count: int
+    rng: random.Random, profiles: dict[str, dict[str, list[str]]], contact_count: int, start: datetime,
+    busiest_client_contacts: int,
 ) -> list[DemoContact]:
     contacts: list[DemoContact] = []
     for practice in PRACTICES:
         quota = round(contact_count * practice.share)
-        clients = _client_refs(practice)
-        while quota > 0:
-            conversation = _conversation(rng, practice, profiles[practice.team_id], rng.choice(clients))
-            contacts.extend(conversation[:quota])
-            quota -= len(conversation)
+        busiest = min(quota, busiest_client_contacts) if practice.team_id == FIRST_TEAM else 0
+        usable = profiles[practice.team_id]
+        contacts += _conversations(rng, practice, usable, [BUSIEST_CLIENT_REF], busiest, start)
+        contacts += _conversations(rng, practice, usable, _client_refs(practice, contact_count), quota - busiest, start)
     return contacts
 
 
-def _client_refs(practice: Practice) -> list[str]:
-    refs = [f"{practice.team_id}-{n:03d}" for n in range(practice.clients)]
+def _conversations(
+    rng: random.Random, practice: Practice, profiles: dict[str, list[str]], clients: list[str], count: int,
+    start: datetime,
+) -> list[DemoContact]:
+    """Conversations with clients drawn from ``clients``, cut to ``count`` contacts in all."""
+    contacts: list[DemoContact] = []
+    while len(contacts) < count:
+        conversation = _conversation(rng, practice, profiles, rng.choice(clients), start)
+        contacts.extend(conversation[:count - len(contacts)])
+    return contacts
+
+
+def _client_refs(practice: Practice, contact_count: int) -> list[str]:
+    """The practice's clients: more of them in a larger demo, so that each keeps a few conversations."""
+    count = max(practice.clients, round(practice.clients * contact_count / DEMO_CONTACTS))
+    refs = [f"{practice.team_id}-{n:03d}" for n in range(count)]
     if practice.shares_clients_with:
         refs[:SHARED_CLIENTS] = [f"{practice.shares_clients_with}-{n:03d}" for n in range(SHARED_CLIENTS)]
     return refs
 
 
 def _conversation(
-    rng: random.Random, practice: Practice, profiles: dict[str, list[str]], client_ref: str
+    rng: random.Random, practice: Practice, profiles: dict[str, list[str]], client_ref: str, since: datetime
 ) -> list[DemoContact]:
     """A short exchange in one thread: one nature, sometimes help followed by a referral."""
     worker = rng.choice(practice.workers)
@@ -214,7 +264,7 @@ def _conversation(
         profile_id = profiles[GROUPS][0]
     else:
         profile_id = rng.choice(profiles[worker.account_id])
-    start = START + timedelta(seconds=rng.randrange(int((END - START).total_seconds()) - 7 * 86400))
+    start = since + timedelta(seconds=rng.randrange(int((END - since).total_seconds()) - 7 * 86400))
     start = start.replace(hour=rng.choice((9, 10, 11, 13, 14, 15, 16, 17, 19, 21)), minute=rng.randrange(60))
     thread = f"thread-{rng.getrandbits(40):010x}"
     natures = _natures(rng, practice)
@@ -241,49 +291,178 @@ def _natures(rng: random.Random, practice: Practice) -> list[Nature]:
         return [Nature.WORRYING_POST_OUTREACH, follow] if rng.random() < 0.7 else [Nature.WORRYING_POST_OUTREACH]
     nature = rng.choices(list(practice.natures), weights=list(practice.natures.values()))[0]
     if nature is Nature.HELP_QUESTION:
-        return [nature, Nature.REFERRAL_SAFE_CHAT] if rng.random() < practice.help_then_referral else [nature]
+        return [nature, rng.choice(practice.referrals)] if rng.random() < practice.question_referral else [nature]
     if nature is Nature.HELP_CONVERSATION:
         tail = [rng.choice((Nature.REFERRAL_SAFE_CHAT, Nature.REFERRAL_IN_PERSON))]
         return [Nature.HELP_QUESTION, nature, *(tail if rng.random() < practice.help_then_referral else [])]
     return [nature] * rng.choice((1, 1, 2))
 
 
-def _log_contacts(app: Logbook, clock: DemoClock, contacts: list[DemoContact], rng: random.Random) -> None:
+# Writing: the steps of the story, and two ways for them to reach the store.
+
+FOLLOW_UP_REASON = "check how things are going"
+Completion = tuple[datetime, str, UUID, UUID]
+"""When a follow-up is completed, by which account, of which client, which follow-up."""
+
+
+def _log_contacts(writer: Writer, contacts: list[DemoContact], rng: random.Random) -> None:
     """Logs each contact as its worker, in the order they were recorded; corrects, retracts
     and follows up a few, completing follow-ups when their time comes."""
-    completions: list[tuple[datetime, str, UUID, UUID]] = []
+    completions: list[Completion] = []
     for contact in contacts:
-        _complete_due(app, clock, completions, until=contact.recorded_at)
-        clock.now = contact.recorded_at
-        actor = app.account(contact.account_id)
-        receipt = app.log_contact(actor, contact.draft)
+        _complete_due(writer, completions, until=contact.recorded_at)
+        at, account_id = contact.recorded_at, contact.account_id
+        contact_id, client_id = writer.log(account_id, contact.draft, at)
         roll = rng.random()
         if roll < 0.01:
-            app.correct_contact(actor, receipt.contact_id, {"message_count": contact.draft.message_count + 1},
-                                "counted the messages again")
+            writer.correct(account_id, contact_id, {"message_count": contact.draft.message_count + 1},
+                           "counted the messages again", at)
         elif roll < 0.015:
-            app.retract_contact(actor, receipt.contact_id, "logged for the wrong client")
+            writer.retract(account_id, contact_id, "logged for the wrong client", at)
         elif roll < 0.06:
-            _plan_follow_up(app, clock, actor, receipt.client_id, rng, completions)
-    _complete_due(app, clock, completions, until=END)
+            _plan_follow_up(writer, account_id, client_id, at, rng, completions)
+    _complete_due(writer, completions, until=END)
+    writer.finish()
 
 
 def _plan_follow_up(
-    app: Logbook, clock: DemoClock, actor: Account, client_id: UUID, rng: random.Random,
-    completions: list[tuple[datetime, str, UUID, UUID]],
+    writer: Writer, account_id: str, client_id: UUID, at: datetime, rng: random.Random,
+    completions: list[Completion],
 ) -> None:
     """Plans a follow-up; most are completed around their due date, some become overdue."""
-    due = clock.now + timedelta(days=rng.randint(2, 21))
-    follow_up_id, _ = app.plan_follow_up(actor, client_id, due, "check how things are going",
-                                         follow_up_id=UUID(int=rng.getrandbits(128), version=4))
+    due = at + timedelta(days=rng.randint(2, 21))
+    follow_up_id = UUID(int=rng.getrandbits(128), version=4)
+    writer.plan_follow_up(account_id, client_id, due, follow_up_id, at)
     if rng.random() < 0.7:
         done_at = due + timedelta(hours=rng.randint(-24, 48))
-        heapq.heappush(completions, (done_at, actor.account_id, client_id, follow_up_id))
+        heapq.heappush(completions, (done_at, account_id, client_id, follow_up_id))
 
 
-def _complete_due(
-    app: Logbook, clock: DemoClock, completions: list[tuple[datetime, str, UUID, UUID]], until: datetime
-) -> None:
+def _complete_due(writer: Writer, completions: list[Completion], until: datetime) -> None:
     while completions and completions[0][0] <= until:
-        clock.now, account_id, client_id, follow_up_id = heapq.heappop(completions)
-        app.complete_follow_up(app.account(account_id), client_id, follow_up_id)
+        done_at, account_id, client_id, follow_up_id = heapq.heappop(completions)
+        writer.complete_follow_up(account_id, client_id, follow_up_id, done_at)
+
+
+class Writer(Protocol):
+    """How the demo's steps, each as its account at its moment, reach the store."""
+
+    def log(self, account_id: str, draft: ContactDraft, at: datetime) -> tuple[UUID, UUID]:
+        """Logs a contact; returns its id and its client's."""
+
+    def correct(self, account_id: str, contact_id: UUID, changes: dict[str, Any], reason: str, at: datetime) -> None:
+        """Corrects a contact logged just before."""
+
+    def retract(self, account_id: str, contact_id: UUID, reason: str, at: datetime) -> None:
+        """Retracts a contact logged just before."""
+
+    def plan_follow_up(self, account_id: str, client_id: UUID, due: datetime, follow_up_id: UUID, at: datetime) -> None:
+        """Plans a follow-up of a client the account's team met."""
+
+    def complete_follow_up(self, account_id: str, client_id: UUID, follow_up_id: UUID, at: datetime) -> None:
+        """Completes a planned follow-up."""
+
+    def finish(self) -> None:
+        """Makes sure every step so far is in the store."""
+
+
+class OneCommandAtATime:
+    """Each step as a worker's request makes it: one command of the application, one save."""
+
+    def __init__(self, app: Logbook, clock: DemoClock) -> None:
+        self.app = app
+        self.clock = clock
+
+    def log(self, account_id: str, draft: ContactDraft, at: datetime) -> tuple[UUID, UUID]:
+        self.clock.now = at
+        receipt = self.app.log_contact(self.app.account(account_id), draft)
+        return receipt.contact_id, receipt.client_id
+
+    def correct(self, account_id: str, contact_id: UUID, changes: dict[str, Any], reason: str, at: datetime) -> None:
+        self.clock.now = at
+        self.app.correct_contact(self.app.account(account_id), contact_id, changes, reason)
+
+    def retract(self, account_id: str, contact_id: UUID, reason: str, at: datetime) -> None:
+        self.clock.now = at
+        self.app.retract_contact(self.app.account(account_id), contact_id, reason)
+
+    def plan_follow_up(self, account_id: str, client_id: UUID, due: datetime, follow_up_id: UUID, at: datetime) -> None:
+        self.clock.now = at
+        self.app.plan_follow_up(self.app.account(account_id), client_id, due, FOLLOW_UP_REASON,
+                                follow_up_id=follow_up_id)
+
+    def complete_follow_up(self, account_id: str, client_id: UUID, follow_up_id: UUID, at: datetime) -> None:
+        self.clock.now = at
+        self.app.complete_follow_up(self.app.account(account_id), client_id, follow_up_id)
+
+    def finish(self) -> None:
+        """Nothing waits: every command saved its events."""
+
+
+class ManyPerSave:
+    """The aggregates the commands would build, their events saved in the commands' order, many at a time.
+
+    Nothing is read back from the store: it keeps the clients it made, and the
+    contacts since the last save, which are the only ones the demo amends.
+    """
+
+    def __init__(self, app: Logbook, events_per_save: int = EVENTS_PER_SAVE) -> None:
+        self.app = app
+        self.events_per_save = events_per_save
+        self._secret_key = app.settings.require_secret_key()
+        self._clients: dict[UUID, Client] = {}
+        self._unsaved_contacts: dict[UUID, Contact] = {}
+        self._events: list[Any] = []
+
+    def log(self, account_id: str, draft: ContactDraft, at: datetime) -> tuple[UUID, UUID]:
+        if len(self._events) >= self.events_per_save:
+            self.finish()
+        profile = self.app.profile(draft.profile_id)
+        organisation = self.app.team(profile.team_id).organisation
+        client_id = client_id_for(self._secret_key, organisation, draft.client_ref)
+        contact = Contact.log(
+            contact_id=draft.contact_id or uuid4(), client_id=client_id, account=self.app.account(account_id),
+            profile=profile, direction=draft.direction, nature=draft.nature, occurred_at=draft.occurred_at,
+            thread=draft.thread, message_count=draft.message_count, duration_minutes=draft.duration_minutes,
+            topics=draft.topics, now=at,
+        )
+        client = self._clients.get(client_id)
+        if client is None:
+            client = Client.register(client_id=client_id, organisation=organisation, team_id=profile.team_id, now=at)
+            self._clients[client_id] = client
+        else:
+            client.meet(team_id=profile.team_id, now=at)
+        self._unsaved_contacts[contact.id] = contact
+        self._collect(contact, client)
+        return contact.id, client_id
+
+    def correct(self, account_id: str, contact_id: UUID, changes: dict[str, Any], reason: str, at: datetime) -> None:
+        contact = self._unsaved_contacts[contact_id]
+        contact.correct(changes=changes, reason=reason, account=self.app.account(account_id), now=at)
+        self._collect(contact)
+
+    def retract(self, account_id: str, contact_id: UUID, reason: str, at: datetime) -> None:
+        contact = self._unsaved_contacts[contact_id]
+        contact.retract(reason=reason, account=self.app.account(account_id), now=at)
+        self._collect(contact)
+
+    def plan_follow_up(self, account_id: str, client_id: UUID, due: datetime, follow_up_id: UUID, at: datetime) -> None:
+        account, client = self.app.account(account_id), self._clients[client_id]
+        client.plan_follow_up(follow_up_id=follow_up_id, due=due, reason=FOLLOW_UP_REASON,
+                              team_id=account.team_id or "", account_id=account_id, now=at)
+        self._collect(client)
+
+    def complete_follow_up(self, account_id: str, client_id: UUID, follow_up_id: UUID, at: datetime) -> None:
+        self._clients[client_id].complete_follow_up(follow_up_id=follow_up_id, account_id=account_id, now=at)
+        self._collect(self._clients[client_id])
+
+    def finish(self) -> None:
+        if self._events:
+            self.app.save(*self._events)
+        self._events = []
+        self._unsaved_contacts.clear()
+
+    def _collect(self, *aggregates: Contact | Client) -> None:
+        """Takes the aggregates' new events in the order a save of them would record them."""
+        for aggregate in aggregates:
+            self._events.extend(aggregate.collect_events())
