@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable, Collection, Mapping, Sequence
+from bisect import bisect_right
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
@@ -130,17 +131,36 @@ def terms_from_body(body: Mapping[str, Any]) -> PolicyTerms:
     return PolicyTerms(version, effective_from, gap_hours, rules, overrides)
 
 
-def in_force(policies: Sequence[PolicyTerms], at: datetime) -> PolicyTerms:
-    """The policy that governs a contact at ``at``: the latest to take effect by then.
+class PolicyHistory:
+    """Every version of the policy, built-in first, then in the order they were published."""
 
-    ``policies`` are in the order they were published; of two taking effect at
-    the same moment, the later published wins. Before any of them, and before
-    2019, the built-in agreement governs.
-    """
-    candidates = [terms for terms in (SECTOR_AGREEMENT_2019, *policies) if terms.effective_from <= at]
-    if not candidates:
-        return SECTOR_AGREEMENT_2019
-    return max(reversed(candidates), key=lambda terms: terms.effective_from)
+    def __init__(self, published: Iterable[PolicyTerms] = ()) -> None:
+        self.versions: list[PolicyTerms] = [SECTOR_AGREEMENT_2019, *published]
+        self._by_start: list[PolicyTerms] = []
+        self._starts: list[datetime] = []
+        self._index()
+
+    def add(self, terms: PolicyTerms) -> None:
+        self.versions.append(terms)
+        self._index()
+
+    def at(self, moment: datetime) -> PolicyTerms:
+        """The policy that governs a contact at ``moment``: the latest to take effect by then.
+
+        Of two taking effect at the same moment, the later published wins. Before
+        any of them, and before 2019, the built-in agreement governs.
+        """
+        index = bisect_right(self._starts, moment)
+        return self._by_start[index - 1] if index else SECTOR_AGREEMENT_2019
+
+    def _index(self) -> None:
+        self._by_start = sorted(self.versions, key=lambda terms: terms.effective_from)  # stable: ties keep order
+        self._starts = [terms.effective_from for terms in self._by_start]
+
+
+def in_force(policies: Sequence[PolicyTerms], at: datetime) -> PolicyTerms:
+    """The policy that governs a contact at ``at``, of the built-in and ``policies`` in publication order."""
+    return PolicyHistory(policies).at(at)
 
 
 def working_hours_contain(settings: RuleSettings, at: datetime) -> bool:

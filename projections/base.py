@@ -117,8 +117,6 @@ class PagedProjection(Projection[TView], Generic[TView]):
     page's last position, and `tick` when time passes without events.
     """
 
-    topics_handled: ClassVar[tuple[type, ...]] = ()
-
     def __init__(self, view: TView) -> None:
         super().__init__(view)
         self._position: int | None = None

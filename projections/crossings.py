@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import Any
 from uuid import UUID, uuid5
 
-from events.policy import SECTOR_AGREEMENT_2019, PolicyTerms, working_hours_contain
+from events.policy import PolicyHistory, PolicyTerms, working_hours_contain
 from events.vocabulary import REFERRALS, Nature, ProfileKind, Rule, Severity, Verdict
 
 NAMESPACE = UUID("5d0c7a4e-3f51-4b8e-a7c2-9e6b1d2f4a10")
@@ -156,11 +156,8 @@ class Judge:
     """Applies contact events to client files and keeps their crossings as the policy says."""
 
     def __init__(self, policies: Iterable[PolicyTerms], now: datetime) -> None:
-        self.policies: list[PolicyTerms] = [SECTOR_AGREEMENT_2019]
-        self._starts: list[datetime] = []
-        self.window = _longest_window(SECTOR_AGREEMENT_2019)
-        for terms in policies:
-            self.add_policy(terms)
+        self.policies = PolicyHistory(policies)
+        self.window = max(_longest_window(terms) for terms in self.policies.versions)
         self.now = now
         """The log's time: the latest recorded time of an event applied, or of a tick; it never goes back."""
         self.stamp = now
@@ -173,16 +170,11 @@ class Judge:
     # Policies.
 
     def add_policy(self, terms: PolicyTerms) -> None:
-        if terms.version != SECTOR_AGREEMENT_2019.version:
-            self.policies.append(terms)
-        ordered = sorted(self.policies[1:], key=lambda policy: policy.effective_from)  # stable: publication order
-        self.policies[1:] = ordered
-        self._starts = [policy.effective_from for policy in ordered]
-        self.window = max(_longest_window(policy) for policy in self.policies)
+        self.policies.add(terms)
+        self.window = max(self.window, _longest_window(terms))
 
     def policy_at(self, at: datetime) -> PolicyTerms:
-        index = bisect_right(self._starts, at)
-        return self.policies[index] if index else SECTOR_AGREEMENT_2019
+        return self.policies.at(at)
 
     # Time.
 
