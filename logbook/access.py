@@ -24,6 +24,9 @@ class Action(StrEnum):
     READ_REPORTS = "read_reports"
     READ_TIMELINE = "read_timeline"
     READ_TEAM = "read_team"
+    ERASE_CLIENT = "erase_client"
+    READ_AUDIT = "read_audit"
+    MANAGE_TOKENS = "manage_tokens"
 
 
 ALLOWED_ROLES: dict[Action, frozenset[Role]] = {
@@ -40,6 +43,9 @@ ALLOWED_ROLES: dict[Action, frozenset[Role]] = {
     Action.READ_REPORTS: frozenset({Role.TEAM_LEAD, Role.ADMIN}),
     Action.READ_TIMELINE: TEAM_ROLES | {Role.ADMIN},
     Action.READ_TEAM: TEAM_ROLES | {Role.ADMIN},
+    Action.ERASE_CLIENT: frozenset({Role.TEAM_LEAD, Role.ADMIN}),
+    Action.READ_AUDIT: frozenset({Role.ADMIN}),
+    Action.MANAGE_TOKENS: frozenset(Role),
 }
 
 

@@ -6,6 +6,8 @@ from a dictionary of their own, so a developer's shell never leaks into them.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import secrets
 from collections.abc import Mapping
@@ -13,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SECRET_KEY_FILE = "secret.key"
+MASTER_KEY_FILE = "master.key"
 MIN_SECRET_KEY_LENGTH = 32
+MASTER_KEY_BYTES = 32
 
 
 class ConfigurationError(Exception):
@@ -28,6 +32,12 @@ class Settings:
     sqlite_lock_timeout_seconds: int = 30
     dormant_after_days: int = 60
     """A client with no contact for this long is `dormant` on its timeline."""
+    master_key: bytes | None = None
+    """Wraps the per-client keys of notes; 32 bytes."""
+    token_ttl_days: int = 90
+    """A token stops working this long after it was issued."""
+    encrypt_events: bool = False
+    """Encrypts every event's payload in the store with a key derived from the master key."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -40,6 +50,9 @@ class Settings:
             secret_key=_secret_key(env.get("LOGBOOK_SECRET_KEY"), data_dir),
             sqlite_lock_timeout_seconds=int(env.get("LOGBOOK_SQLITE_LOCK_TIMEOUT") or 30),
             dormant_after_days=int(env.get("LOGBOOK_DORMANT_AFTER_DAYS") or 60),
+            master_key=_master_key(env.get("LOGBOOK_MASTER_KEY"), data_dir),
+            token_ttl_days=int(env.get("LOGBOOK_TOKEN_TTL_DAYS") or 90),
+            encrypt_events=_flag(env.get("LOGBOOK_ENCRYPT_EVENTS")),
         )
 
     def require_secret_key(self) -> bytes:
@@ -50,6 +63,15 @@ class Settings:
                 f"{SECRET_KEY_FILE}: run `logbook init` or set LOGBOOK_SECRET_KEY."
             )
         return self.secret_key
+
+    def require_master_key(self) -> bytes:
+        """The key that wraps the keys of notes (and of the store, when it is encrypted)."""
+        if self.master_key is None:
+            raise ConfigurationError(
+                "LOGBOOK_MASTER_KEY is not set and the data directory holds no "
+                f"{MASTER_KEY_FILE}: run `logbook init` or set LOGBOOK_MASTER_KEY."
+            )
+        return self.master_key
 
 
 def _secret_key(value: str | None, data_dir: Path) -> bytes | None:
@@ -65,6 +87,26 @@ def _secret_key(value: str | None, data_dir: Path) -> bytes | None:
     return None
 
 
+def _master_key(value: str | None, data_dir: Path) -> bytes | None:
+    if not value:
+        key_file = data_dir / MASTER_KEY_FILE
+        if not key_file.exists():
+            return None
+        value = key_file.read_text().strip()
+    try:
+        key = base64.urlsafe_b64decode(value.encode())
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) != MASTER_KEY_BYTES:
+        # The value itself is never quoted: it is a key.
+        raise ConfigurationError(f"LOGBOOK_MASTER_KEY must be {MASTER_KEY_BYTES} bytes in URL-safe base64.")
+    return key
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def make_private_dir(path: Path) -> None:
     """Creates the data directory readable by its owner alone: it holds the store and the keys."""
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -72,11 +114,20 @@ def make_private_dir(path: Path) -> None:
 
 def ensure_secret_key(data_dir: Path) -> bool:
     """Generates a development secret key into ``data_dir`` unless one is there; True if it did."""
-    key_file = data_dir / SECRET_KEY_FILE
+    return _ensure_key_file(data_dir / SECRET_KEY_FILE, secrets.token_urlsafe(48))
+
+
+def ensure_master_key(data_dir: Path) -> bool:
+    """Generates a development master key into ``data_dir`` unless one is there; True if it did."""
+    key = base64.urlsafe_b64encode(secrets.token_bytes(MASTER_KEY_BYTES)).decode()
+    return _ensure_key_file(data_dir / MASTER_KEY_FILE, key)
+
+
+def _ensure_key_file(key_file: Path, key: str) -> bool:
     if key_file.exists():
         return False
-    make_private_dir(data_dir)
+    make_private_dir(key_file.parent)
     fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as out:
-        out.write(secrets.token_urlsafe(48) + "\n")
+        out.write(key + "\n")
     return True

@@ -20,6 +20,7 @@ from eventsourcing.sqlite import SQLiteCursor
 
 from events import Account, Client, Contact, Profile, Team
 from events.access_token import AccessToken
+from events.catalogue import events_of
 from events.listings import LISTINGS
 from events.policy import Policy, PolicyTerms
 from events.review import Review
@@ -160,7 +161,7 @@ class Boundaries(PagedProjection[BoundaryView]):
             Review.Recorded: self._review_recorded,
         }
         self._ignored = (
-            Account.Registered, AccessToken.Issued, Profile.Registered, Client.Registered, Client.MetByTeam,
+            *events_of(Account, AccessToken, Profile), Client.Registered, Client.MetByTeam,
             Client.FollowUpCompleted, *LISTINGS,
         )
 

@@ -24,7 +24,8 @@ from uuid import UUID
 
 from eventsourcing.sqlite import SQLiteCursor
 
-from events import CORRECTABLE_FIELDS, AccessToken, Account, Client, Contact, Policy, Profile, Review, Team
+from events import CORRECTABLE_FIELDS, Client, Contact, Policy, Review
+from events.catalogue import DIRECTORY_EVENTS
 from events.listings import LISTINGS
 from events.vocabulary import REFERRALS
 from projections.base import PagedProjection, View
@@ -40,10 +41,7 @@ from projections.storage import (
 
 T = TypeVar("T")
 
-IGNORED_EVENTS: tuple[type, ...] = (
-    Team.Registered, Account.Registered, AccessToken.Issued, Profile.Registered,
-    Policy.Published, Review.Recorded, *LISTINGS,
-)
+IGNORED_EVENTS: tuple[type, ...] = (*DIRECTORY_EVENTS, Policy.Published, Review.Recorded, *LISTINGS)
 """The directory, the boundary policy and its reviews, the application's lists: nothing a timeline shows."""
 
 
