@@ -160,7 +160,7 @@ class Boundaries(PagedProjection[BoundaryView]):
             Policy.Published: self._policy_published,
             Review.Recorded: self._review_recorded,
         }
-        self._ignored = (
+        self._ignored: tuple[type, ...] = (
             *events_of(Account, AccessToken, Profile), Client.Registered, Client.MetByTeam,
             Client.FollowUpCompleted, *LISTINGS,
         )
