@@ -1,14 +1,15 @@
 """What every request passes before its view: size, token, role, and JSON body.
 
-The order is the contract: 413 before anything is read, then 401, then 403 for
-a role the action does not allow, then 415 and 400 for the body.
+The order is the contract: 413 before anything is read, then 401 (or 429 for
+an address that failed to authenticate too often), then 403 for a role the
+action does not allow, then 415 and 400 for the body.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from flask import Flask, current_app, g, request
 
@@ -17,6 +18,7 @@ from api.extension import logbook
 from events.account import Account
 from logbook import access
 from logbook.access import Action
+from logbook.throttle import Throttle, throttle_path
 
 MAX_BODY_BYTES = 65_536
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -42,6 +44,8 @@ def public(view: F) -> F:
 
 def register_guard(app: Flask) -> None:
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES + 1
+    settings = app.extensions["logbook"].settings
+    app.extensions["throttle"] = Throttle(throttle_path(settings), app.extensions["clock"])
     app.before_request(_guard)
 
 
@@ -79,11 +83,23 @@ def _authenticated() -> Account:
     scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
     account = logbook().authenticate(token.strip()) if scheme.lower() == "bearer" and token else None
     if account is None:
-        raise ApiError(
-            401, "unauthorized", "A valid bearer token is required.",
-            {"WWW-Authenticate": 'Bearer realm="logbook"'},
-        )
+        _refuse_unauthenticated()
     return account
+
+
+def _refuse_unauthenticated() -> NoReturn:
+    """401, counted against the address; 429 once the address failed too often (a valid token never gets here)."""
+    throttle: Throttle = current_app.extensions["throttle"]
+    wait = throttle.failed(request.remote_addr or "unknown")
+    if wait is not None:
+        raise ApiError(
+            429, "too_many_requests", "Too many failed authentications from this address; try again later.",
+            {"Retry-After": str(wait)},
+        )
+    raise ApiError(
+        401, "unauthorized", "A valid bearer token is required.",
+        {"WWW-Authenticate": 'Bearer realm="logbook"'},
+    )
 
 
 def _check_json_object() -> None:

@@ -10,7 +10,9 @@ class AccessToken(Aggregate):
     """A bearer token issued to an account.
 
     The aggregate id is derived from the token's digest by the application; the
-    token itself is never recorded.
+    token itself is never recorded. It never changes: it only says whose token
+    it is. Whether the token still works (its digest, age, revocation) is the
+    account's to say (`Account.authenticates`).
     """
 
     class Issued(Aggregate.Created):
