@@ -15,6 +15,7 @@ from api.extension import LogbookHolder
 from api.guard import register_guard
 from api.read_models import ViewHolder
 from logbook.application import utc_now
+from logbook.audit import audit_log
 from logbook.config import Settings
 
 OPENAPI_CONFIG = {
@@ -47,6 +48,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings = Settings.from_environ(environ)
     app.extensions["logbook"] = LogbookHolder(settings, clock)
     app.extensions["views"] = ViewHolder(settings)
+    app.extensions["audit"] = audit_log(settings)  # opens a connection per process, after the fork
     app.extensions["clock"] = clock
     register_guard(app)
     _register_blueprints(app)
@@ -55,10 +57,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from api import accounts, clients, contacts, crossings, health, me, policies, profiles, teams, timelines
+    from api import accounts, audit, clients, contacts, crossings, health, me, policies, profiles, teams, timelines
 
     api = LogbookApi(app, spec_kwargs={"servers": [{"url": "/"}]})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     api.spec.options["security"] = [{"bearer": []}]
-    for module in (health, me, teams, accounts, profiles, contacts, clients, policies, timelines, crossings):
+    for module in (health, me, teams, accounts, profiles, contacts, clients, policies, timelines, crossings, audit):
         api.register_blueprint(module.blp)

@@ -5,7 +5,9 @@ from uuid import UUID
 
 from marshmallow import Schema, fields
 
+from api.audit import AuditAction, audit
 from api.blueprint import Blueprint
+from api.errors import ErrorSchema
 from api.extension import logbook
 from api.fields import moment, text
 from api.guard import actor, allow
@@ -40,13 +42,24 @@ class PositionSchema(Schema):
     position = fields.Integer()
 
 
+class ErasureSchema(Schema):
+    reason = text(1000, required=True, metadata={"description": "Why; say it without naming the person."})
+
+
+class ErasureReceiptSchema(Schema):
+    client_id = fields.UUID()
+    position = fields.Integer()
+
+
 @blp.route("/lookup", methods=["POST"])
 @allow(Action.LOOK_UP_CLIENT)
 @blp.arguments(LookupSchema())
 @blp.response(200, ClientIdSchema)
 def look_up_client(body: dict[str, Any]) -> Any:
     """The pseudonymous client id of a client ref in your organisation (worker, team lead)."""
-    return {"client_id": logbook().look_up_client(actor(), body["client_ref"])}
+    client_id = logbook().look_up_client(actor(), body["client_ref"])
+    audit(AuditAction.LOOK_UP_CLIENT, client_id)
+    return {"client_id": client_id}
 
 
 @blp.route("/<uuid:client_id>/follow-ups", methods=["POST"])
@@ -66,3 +79,14 @@ def plan_follow_up(body: dict[str, Any], client_id: UUID) -> Any:
 def complete_follow_up(body: dict[str, Any], client_id: UUID, follow_up_id: UUID) -> Any:
     """Complete a follow-up (worker, team lead)."""
     return logbook().complete_follow_up(actor(), client_id, follow_up_id)
+
+
+@blp.route("/<uuid:client_id>/erasure", methods=["POST"])
+@allow(Action.ERASE_CLIENT)
+@blp.arguments(ErasureSchema())
+@blp.response(201, ErasureReceiptSchema)
+@blp.alt_response(409, schema=ErrorSchema, description="Already erased, and no note recorded since")
+def erase_client(body: dict[str, Any], client_id: UUID) -> Any:
+    """Erase a client (GDPR art. 17): its notes become unreadable everywhere; counts stay (team lead; admin)."""
+    receipt = logbook().erase_client(actor(), client_id, body["reason"])
+    return {"client_id": client_id, "position": receipt.position}

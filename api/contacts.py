@@ -7,11 +7,13 @@ from uuid import UUID
 
 from marshmallow import Schema, fields, validate
 
+from api.audit import AuditAction, audit
 from api.blueprint import Blueprint
 from api.extension import logbook
 from api.fields import Text, moment, slug, text
 from api.guard import actor, allow
 from events import Contact
+from events.contact import MAX_NOTE_LENGTH
 from events.vocabulary import Direction, Nature
 from logbook.access import Action
 from logbook.application import ContactDraft, ContactReceipt, Receipt
@@ -48,6 +50,9 @@ class NewContactSchema(ContactFactsSchema):
     duration_minutes = fields.Integer(load_default=None, allow_none=True,
                                       validate=validate.Range(min=0, max=24 * 60))
     topics = fields.List(slug(), load_default=list, validate=validate.Length(max=10))
+    note = text(MAX_NOTE_LENGTH, load_default=None, allow_none=True, load_only=True, metadata={
+        "description": "For your team's own follow-up; encrypted with the client's key, readable by your team alone."
+    })
 
 
 class ContactReceiptSchema(Schema):
@@ -90,6 +95,8 @@ class ContactSchema(ContactFactsSchema):
     channel = fields.String()
     profile_kind = fields.String()
     retracted = fields.Boolean()
+    note = fields.String(allow_none=True, metadata={"description": "In clear for the team that wrote it; else null."})
+    note_erased = fields.Boolean(metadata={"description": "The client was erased after this contact: no note."})
     history = fields.List(fields.Nested(HistoryEntrySchema))
 
 
@@ -110,8 +117,11 @@ def log_contact(body: dict[str, Any]) -> Any:
 def get_contact(contact_id: UUID) -> Any:
     """A contact of your team, as corrected, with its history."""
     record = logbook().contact_record(actor(), contact_id)
+    audit(AuditAction.READ_CONTACT, record.contact.client_id, contact_id,
+          notes_read=[contact_id] if record.note is not None else [])
     history = [_history_entry(position, event) for position, event in record.history]
-    return SimpleNamespace(**vars(record.contact), id=record.contact.id, history=history)
+    return SimpleNamespace(**vars(record.contact), id=record.contact.id, history=history,
+                           note=record.note, note_erased=record.note_erased)
 
 
 @blp.route("/<uuid:contact_id>/corrections", methods=["POST"])

@@ -21,6 +21,7 @@ from events.errors import (
     NotAllowedError,
     NotFoundError,
 )
+from logbook.audit import AuditUnavailableError
 from logbook.config import ConfigurationError
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ CODE_OF_STATUS = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
+    429: "too_many_requests",
     500: "internal_error",
     503: "unavailable",
 }
@@ -114,6 +116,11 @@ def _unexpected_error(error: Exception) -> Response:
         # The database's own words ("database is locked", "disk I/O error") quote no input.
         log.error("store unavailable: %s", error)
         return error_response(503, "unavailable", "The store is unavailable; try again.",
+                              headers={"Retry-After": "1"})
+    if isinstance(error, AuditUnavailableError):
+        # Never answer a read unaudited; its message holds SQLite's words, which quote no input.
+        log.error("%s", error)
+        return error_response(503, "unavailable", "The audit log is unavailable; try again.",
                               headers={"Retry-After": "1"})
     # The class and the frames are logged, never the text: it might quote input.
     frames = traceback.extract_tb(error.__traceback__)[-8:]

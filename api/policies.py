@@ -8,7 +8,7 @@ from api.blueprint import Blueprint
 from api.extension import logbook
 from api.fields import moment
 from api.guard import actor, allow
-from events.policy import MAX_GAP_HOURS, VERSION_PATTERN, PolicyTerms
+from events.policy import MAX_GAP_HOURS, MAX_RETENTION_YEARS, VERSION_PATTERN, PolicyTerms
 from logbook.access import Action
 
 blp = Blueprint(
@@ -31,6 +31,10 @@ class PolicyBodySchema(Schema):
     conversation_gap_hours = fields.Float(
         validate=validate.Range(min=0, max=MAX_GAP_HOURS, min_inclusive=False),
         metadata={"description": "A silence this long ends a conversation; 24 when not given."},
+    )
+    retention_years = fields.Integer(
+        validate=validate.Range(min=1, max=MAX_RETENTION_YEARS),
+        metadata={"description": "Notes of a client are shredded this long after its last contact; 5 when not given."},
     )
     rules = fields.Dict(keys=fields.String(), metadata={"description": RULES_DESCRIPTION})
     overrides = fields.Dict(

@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
 from flask import current_app
 from marshmallow import RAISE, Schema, fields
 
+from api.audit import AuditAction, audit
 from api.blueprint import Blueprint
+from api.extension import logbook
 from api.guard import actor, allow
 from api.read_models import ReadSchema, cursor_field, limit_field, read_model
 from events.errors import NotFoundError
 from logbook import access
 from logbook.access import Action
+from logbook.notes import SealedNote
 from projections.timelines import (
     TEAM_CLIENTS_CURSOR,
     TEAM_FOLLOW_UPS_CURSOR,
     TIMELINE_CURSOR,
     ClientStatus,
+    ContactItem,
     FollowUpStatus,
     OpenFollowUpStatus,
+    Timeline,
     TimelineView,
 )
 
@@ -67,6 +74,8 @@ class TimelineItemSchema(Schema):
     topics = fields.List(fields.String())
     corrected = fields.Boolean()
     retracted = fields.Boolean()
+    note = fields.String(allow_none=True, metadata={"description": "In clear for the team that wrote it; else null."})
+    note_erased = fields.Boolean(metadata={"description": "The client was erased after this contact: no note."})
     due = fields.AwareDateTime(format="iso")
     planned_at = fields.AwareDateTime(format="iso")
     completed_at = fields.AwareDateTime(format="iso", allow_none=True)
@@ -120,7 +129,9 @@ def get_timeline(args: dict[str, Any], client_id: UUID) -> Any:
                              cursor=args.get("cursor"), limit=args["limit"])
     if timeline is None:
         raise NotFoundError("No such client.")
-    return timeline
+    notes = logbook().read_notes(actor(), sealed_notes(timeline))
+    audit(AuditAction.READ_TIMELINE, client_id, notes_read=notes)
+    return with_notes(timeline, notes)
 
 
 @blp.route("/teams/<team_id>/clients", methods=["GET"])
@@ -144,6 +155,28 @@ def list_team_follow_ups(args: dict[str, Any], team_id: str) -> Any:
     access.require_team(actor(), team_id)
     return timelines(args).team_follow_ups(team_id, status=args.get("status"), now=now(),
                                            cursor=args.get("cursor"), limit=args["limit"])
+
+
+def sealed_notes(timeline: Timeline) -> list[tuple[str, SealedNote]]:
+    """The timeline's notes that are still sealed, with the team that wrote each."""
+    return [
+        (item.team_id, SealedNote(timeline.client_id, item.contact_id, item.note_key_id, item.sealed_note))
+        for item in timeline.items
+        if isinstance(item, ContactItem) and item.sealed_note and item.note_key_id
+    ]
+
+
+def with_notes(timeline: Timeline, notes: dict[UUID, str]) -> SimpleNamespace:
+    """The timeline with each contact's note in clear where the reader may read it, else null."""
+    items = [
+        SimpleNamespace(**asdict(item), type=item.type, note=notes.get(item.contact_id))
+        if isinstance(item, ContactItem) else item
+        for item in timeline.items
+    ]
+    return SimpleNamespace(
+        client_id=timeline.client_id, status=timeline.status, last_contact_at=timeline.last_contact_at,
+        items=items, next_cursor=timeline.next_cursor,
+    )
 
 
 def timelines(args: dict[str, Any]) -> TimelineView:

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from events.errors import FollowUpCompletedError, InvalidInputError, NotFoundError
+from events.errors import ClientErasedError, FollowUpCompletedError, InvalidInputError, NotFoundError
 
 
 @dataclass
@@ -57,10 +57,28 @@ class Client(Aggregate):
         def apply(self, client: Client) -> None:
             client.follow_ups[self.follow_up_id].completed_at = self.timestamp
 
+    class Erased(Aggregate.Event):
+        """The client asked to be forgotten (GDPR art. 17): the key of its notes is destroyed.
+
+        Its contacts stay, so counts stay true; their notes can no longer be read anywhere.
+        """
+
+        account_id: str
+        reason: str
+
+        def apply(self, client: Client) -> None:
+            client.erased = True
+
+    class NotesExpired(Aggregate.Event):
+        """No contact for `retention_years`: the key of the client's notes is destroyed."""
+
+        retention_years: int
+
     def __init__(self, organisation: str, team_id: str) -> None:
         self.organisation = organisation
         self.teams = {team_id}
         self.follow_ups: dict[UUID, FollowUp] = {}
+        self.erased = False
 
     @classmethod
     def register(
@@ -79,6 +97,15 @@ class Client(Aggregate):
         """Records that another team of the organisation logged a contact with the client."""
         if team_id not in self.teams:
             self.trigger_event(self.MetByTeam, timestamp=now, team_id=team_id)
+
+    def erase(self, *, account_id: str, reason: str, holds_notes: bool, now: datetime) -> None:
+        """Records an erasure; ``holds_notes`` says whether notes were sealed since the last one."""
+        self._check_something_to_erase(holds_notes)
+        self.trigger_event(self.Erased, timestamp=now, account_id=account_id, reason=reason)
+
+    def expire_notes(self, *, retention_years: int, now: datetime) -> None:
+        """Records that the client's notes were shredded after the retention period."""
+        self.trigger_event(self.NotesExpired, timestamp=now, retention_years=retention_years)
 
     def plan_follow_up(
         self,
@@ -102,6 +129,11 @@ class Client(Aggregate):
         self.trigger_event(
             self.FollowUpCompleted, timestamp=now, follow_up_id=follow_up_id, account_id=account_id
         )
+
+    def _check_something_to_erase(self, holds_notes: bool) -> None:
+        """Raises `ClientErasedError` when the client was erased and no note was sealed since."""
+        if self.erased and not holds_notes:
+            raise ClientErasedError("The client is already erased.")
 
     def _check_follow_up_open(self, follow_up_id: UUID) -> None:
         """Raises `NotFoundError` for an unknown follow-up, `FollowUpCompletedError` for a completed one."""

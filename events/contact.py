@@ -20,6 +20,9 @@ from events.vocabulary import Channel, Direction, Function, Nature, ProfileKind,
 FUTURE_TOLERANCE = timedelta(minutes=5)
 """How far ahead of the clock a contact may be dated (clocks of phones drift)."""
 
+MAX_NOTE_LENGTH = 2000
+"""Characters in a worker's note on a contact, before it is sealed."""
+
 CORRECTABLE_FIELDS = frozenset(
     {"nature", "direction", "occurred_at", "thread", "message_count", "duration_minutes", "topics"}
 )
@@ -48,6 +51,10 @@ class Contact(Aggregate):
         message_count: int
         duration_minutes: int | None
         topics: list[str]
+        note_key_id: UUID | None = None
+        """The client's data key that sealed the note; the key, not the event, can be destroyed."""
+        sealed_note: str | None = None
+        """The worker's note, encrypted with that key; never in clear."""
 
     class Corrected(Aggregate.Event):
         account_id: str
@@ -81,6 +88,8 @@ class Contact(Aggregate):
         message_count: int,
         duration_minutes: int | None,
         topics: list[str],
+        note_key_id: UUID | None = None,
+        sealed_note: str | None = None,
     ) -> None:
         self.client_id = client_id
         self.team_id = team_id
@@ -97,6 +106,8 @@ class Contact(Aggregate):
         self.message_count = message_count
         self.duration_minutes = duration_minutes
         self.topics = list(topics)
+        self.note_key_id = note_key_id
+        self.sealed_note = sealed_note
         self.retracted = False
 
     @classmethod
@@ -114,6 +125,8 @@ class Contact(Aggregate):
         message_count: int = 1,
         duration_minutes: int | None = None,
         topics: list[str] | None = None,
+        note_key_id: UUID | None = None,
+        sealed_note: str | None = None,
         now: datetime,
     ) -> Contact:
         """Records a contact through ``profile`` by ``account``, as of the clock ``now``."""
@@ -138,6 +151,8 @@ class Contact(Aggregate):
             message_count=message_count,
             duration_minutes=duration_minutes,
             topics=list(topics or []),
+            note_key_id=note_key_id,
+            sealed_note=sealed_note,
         )
 
     def correct(
@@ -198,6 +213,12 @@ def _coerce(key: str, value: Any) -> Any:
     if key == "topics":
         return list(value)
     return value
+
+
+def check_note(note: str) -> None:
+    """Raises `InvalidInputError` for a note longer than `MAX_NOTE_LENGTH` characters."""
+    if len(note) > MAX_NOTE_LENGTH:
+        raise InvalidInputError(f"A note has at most {MAX_NOTE_LENGTH} characters.", field="note")
 
 
 def _check_not_in_future(occurred_at: datetime, now: datetime, field: str = "occurred_at") -> None:

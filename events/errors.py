@@ -79,6 +79,12 @@ class NotAuthorError(NotAllowedError):
     code = "not_author"
 
 
+class NotAccountHolderError(NotAllowedError):
+    """Raised when someone other than the account itself or an admin manages the account's tokens."""
+
+    code = "not_account_holder"
+
+
 class NotFoundError(LogbookError):
     """Base of the lookups that find nothing the actor may see (answered as 404)."""
 
@@ -113,3 +119,21 @@ class FollowUpCompletedError(ConflictError):
     """Raised when a follow-up that is already completed is completed again."""
 
     code = "follow_up_completed"
+
+
+class AccountDeactivatedError(ConflictError):
+    """Raised when a deactivated account is deactivated again or given a new token."""
+
+    code = "account_deactivated"
+
+
+class SelfDeactivationError(ConflictError):
+    """Raised when an admin deactivates their own account, which would leave it without a way back."""
+
+    code = "self_deactivation"
+
+
+class ClientErasedError(ConflictError):
+    """Raised when a client is erased again with nothing recorded to erase since the last erasure."""
+
+    code = "client_erased"

@@ -31,10 +31,13 @@ BUILT_IN_VERSION = "sector-agreement-2019"
 DEFAULT_GAP_HOURS = 24.0
 """How long a silence ends a conversation, unless a policy says otherwise."""
 MAX_GAP_HOURS = 720
+DEFAULT_RETENTION_YEARS = 5
+"""How long a client's notes are kept after its last contact, unless a policy says otherwise."""
+MAX_RETENTION_YEARS = 100
 MAX_WINDOW_HOURS = 8760
 """A year: a window longer than that would never end a follow-up's wait in practice."""
 
-_BODY_KEYS = ("version", "effective_from", "conversation_gap_hours", "rules", "overrides")
+_BODY_KEYS = ("version", "effective_from", "conversation_gap_hours", "retention_years", "rules", "overrides")
 _RULE_KEYS = ("enabled", "severity", "params")
 _RULE_NAMES = frozenset(rule.value for rule in Rule)
 _FUNCTIONS = frozenset(function.value for function in Function)
@@ -65,6 +68,8 @@ class PolicyTerms:
     rules: Mapping[Rule, RuleSettings]
     overrides: Mapping[str, Mapping[Rule, RuleSettings]]
     """Per organisation, the complete settings of the rules it has its own settings for."""
+    retention_years: int = DEFAULT_RETENTION_YEARS
+    """A client's notes are shredded this long after its last contact."""
 
     def settings(self, rule: Rule, organisation: str) -> RuleSettings:
         """The settings of ``rule`` for contacts of ``organisation``: its override, if it has one."""
@@ -81,6 +86,7 @@ class PolicyTerms:
             "version": self.version,
             "effective_from": self.effective_from.isoformat(),
             "conversation_gap_hours": self.conversation_gap_hours,
+            "retention_years": self.retention_years,
             "rules": _rules_body(self.rules),
             "overrides": {organisation: _rules_body(rules) for organisation, rules in self.overrides.items()},
         }
@@ -126,9 +132,17 @@ def terms_from_body(body: Mapping[str, Any]) -> PolicyTerms:
     version = _version(body["version"])
     effective_from = _moment(body["effective_from"], "effective_from")
     gap_hours = _hours(body.get("conversation_gap_hours", DEFAULT_GAP_HOURS), MAX_GAP_HOURS, "conversation_gap_hours")
+    retention_years = _retention_years(body.get("retention_years", DEFAULT_RETENTION_YEARS))
     rules = _merged_rules(body.get("rules", {}), SECTOR_AGREEMENT_2019.rules, "rules")
     overrides = _merged_overrides(body.get("overrides", {}), rules)
-    return PolicyTerms(version, effective_from, gap_hours, rules, overrides)
+    return PolicyTerms(version, effective_from, gap_hours, rules, overrides, retention_years)
+
+
+def _retention_years(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_RETENTION_YEARS:
+        raise InvalidInputError(f"Must be a whole number of years from 1 to {MAX_RETENTION_YEARS}.",
+                                field="retention_years")
+    return value
 
 
 class PolicyHistory:
@@ -185,6 +199,8 @@ class Policy(Aggregate):
         conversation_gap_hours: float
         rules: dict[str, Any]
         overrides: dict[str, Any]
+        retention_years: int = DEFAULT_RETENTION_YEARS
+        """Versions published before retention was a setting keep the default."""
 
     def __init__(
         self,
@@ -193,11 +209,13 @@ class Policy(Aggregate):
         conversation_gap_hours: float,
         rules: dict[str, Any],
         overrides: dict[str, Any],
+        retention_years: int = DEFAULT_RETENTION_YEARS,
     ) -> None:
         # What was stored was complete and valid when published: it is read, not judged again.
         self._terms = PolicyTerms(
             version, effective_from, float(conversation_gap_hours), _stored_rules(rules),
             {organisation: _stored_rules(settings, defaults={}) for organisation, settings in overrides.items()},
+            int(retention_years),
         )
 
     @staticmethod
@@ -219,6 +237,7 @@ class Policy(Aggregate):
             conversation_gap_hours=terms.conversation_gap_hours,
             rules=complete["rules"],
             overrides=complete["overrides"],
+            retention_years=terms.retention_years,
         )
 
     @property

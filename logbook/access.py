@@ -6,7 +6,7 @@ from collections.abc import Set as AbstractSet
 from enum import StrEnum
 
 from events.account import Account
-from events.errors import NotFoundError, RoleNotAllowedError
+from events.errors import NotAccountHolderError, NotFoundError, RoleNotAllowedError
 from events.vocabulary import TEAM_ROLES, Role
 
 
@@ -55,6 +55,13 @@ def require(actor: Account, action: Action) -> None:
         raise RoleNotAllowedError(f"The role '{actor.role}' may not {action.replace('_', ' ')}.")
 
 
+def require_account_holder_or_admin(actor: Account, account_id: str) -> None:
+    """Raises `NotAccountHolderError` unless the actor is the account ``account_id`` itself or an admin."""
+    require(actor, Action.MANAGE_TOKENS)
+    if actor.role is not Role.ADMIN and actor.account_id != account_id:
+        raise NotAccountHolderError("Only the account itself or an admin may manage its tokens.")
+
+
 def require_team(actor: Account, team_id: str) -> None:
     """Raises `NotFoundError` unless the actor belongs to the team or is an admin."""
     if actor.role is not Role.ADMIN and actor.team_id != team_id:
@@ -65,6 +72,11 @@ def require_client_met(actor: Account, team_ids_that_met: AbstractSet[str]) -> N
     """Raises `NotFoundError` unless the actor's team met the client or the actor is an admin."""
     if actor.role is not Role.ADMIN and actor.team_id not in team_ids_that_met:
         raise NotFoundError("No such client.")
+
+
+def may_read_note(actor: Account, writing_team_id: str) -> bool:
+    """A note is for the workers and team leads of the team that wrote it; not even an admin reads it."""
+    return actor.role in TEAM_ROLES and actor.team_id == writing_team_id
 
 
 def crossing_scope(actor: Account) -> str | None:

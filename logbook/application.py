@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cached_property
 from typing import Any, TypeVar, cast
 from uuid import UUID, uuid4
 
@@ -14,6 +15,7 @@ from eventsourcing.application import AggregateNotFoundError, EventSourcedLog
 from eventsourcing.persistence import IntegrityError
 
 from events import AccessToken, Account, Client, Contact, Policy, Profile, Review, Team
+from events.contact import check_note
 from events.errors import (
     AlreadyExistsError,
     ContactIdConflictError,
@@ -23,14 +25,17 @@ from events.errors import (
 )
 from events.identifiers import slug_uuid
 from events.listings import PolicyListed, ProfileListed, TeamListed
-from events.policy import SECTOR_AGREEMENT_2019, PolicyTerms
+from events.policy import SECTOR_AGREEMENT_2019, PolicyHistory, PolicyTerms
 from events.vocabulary import Channel, Direction, Function, Nature, ProfileKind, Role, Service, Verdict
 from logbook import access
 from logbook.access import Action
+from logbook.account_cache import AccountCache
 from logbook.config import Settings
+from logbook.keys import KeyStore, key_store_path
+from logbook.notes import Notes, SealedNote
 from logbook.pseudonyms import client_id_for
 from logbook.store import EventStore, events_with_positions
-from logbook.tokens import new_token, token_id
+from logbook.tokens import new_token, token_digest, token_id, token_lifetime
 
 T = TypeVar("T")
 
@@ -57,6 +62,8 @@ class ContactDraft:
     message_count: int = 1
     duration_minutes: int | None = None
     topics: list[str] = field(default_factory=list)
+    note: str | None = None
+    """For the worker's own follow-up; sealed with the client's key before it is recorded."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,10 @@ class ContactRecord:
 
     contact: Contact
     history: list[tuple[int, Any]]
+    note: str | None
+    """In clear only for the team that wrote it, and only while the client's key exists."""
+    note_erased: bool
+    """The client was erased, or its notes expired, after this contact was logged."""
 
 
 def utc_now() -> datetime:
@@ -96,10 +107,18 @@ class Logbook(EventStore):
         self._secret_key = settings.require_secret_key()
         super().__init__(settings)
         self._teams_log = EventSourcedLog(self.events, TEAMS_LOG_ID, TeamListed)
-        # Teams, accounts, profiles and tokens never change once recorded, and the
-        # teams that met a client only grow: caching them can never go stale.
+        # Teams, profiles, policies and token-to-account links never change once
+        # recorded, and the teams that met a client only grow: caching them can
+        # never go stale. Accounts do change (tokens, deactivation): their cache
+        # catches up with the store on every read.
         self._directory: dict[UUID, Any] = {}
         self._met: set[tuple[UUID, str]] = set()
+        self._notes: Notes | None = None
+
+    def close(self) -> None:
+        if self._notes is not None:
+            self._notes.close()
+        super().close()
 
     # Directory: teams, accounts, profiles, tokens.
 
@@ -142,27 +161,100 @@ class Logbook(EventStore):
             function=function, intern=intern, now=self.clock(),
         )
         token = new_token()
-        issued = AccessToken.issue(token_id=token_id(token), account_id=account_id, now=self.clock())
+        issued = self._record_token(account, token)
         self._save_new(account, issued, what=f"account '{account_id}'")
         return account, token
 
     def account(self, account_id: str) -> Account:
-        return self._directory_entry(Account, Account.id_for(account_id), "account_id", account_id)
+        """The account as recorded now: another process may have revoked its tokens or deactivated it."""
+        account = self._account_cache.latest(Account.id_for(account_id))
+        if account is None:
+            raise UnknownReferenceError(f"No account '{account_id}'.", field="account_id")
+        return account
 
     def issue_token(self, account_id: str) -> str:
-        """Issues another token for an existing account; the token is returned once."""
-        self.account(account_id)
-        token = new_token()
-        self.save(AccessToken.issue(token_id=token_id(token), account_id=account_id, now=self.clock()))
-        return token
+        """Issues another token for an active account, beside its others; the token is returned once."""
+        def attempt() -> str:
+            account = self._stored_account(account_id)
+            token = new_token()
+            self.save(account, self._record_token(account, token))
+            return token
+        return _retrying(attempt)
+
+    def rotate_token(self, actor: Account, account_id: str) -> str:
+        """Issues a new token for an account and revokes all its earlier ones, in one transaction.
+
+        Rotating replaces rather than adds: whoever rotates because a token may have
+        leaked wants the old ones dead the moment the new one exists, and there is no
+        moment at which neither works. `issue_token` adds a token beside the others.
+        """
+        access.require_account_holder_or_admin(actor, account_id)
+
+        def attempt() -> str:
+            account, token, now = self._stored_account(account_id), new_token(), self.clock()
+            account.rotate_token(token_id=token_id(token), digest=token_digest(token),
+                                 lifetime=token_lifetime(self.settings), now=now)
+            self.save(account, AccessToken.issue(token_id=token_id(token), account_id=account_id, now=now))
+            return token
+        return _retrying(attempt)
+
+    def revoke_tokens(self, actor: Account | None, account_id: str) -> int:
+        """Revokes every token of an account; returns how many still worked. No actor: the command line."""
+        if actor is not None:
+            access.require_account_holder_or_admin(actor, account_id)
+
+        def attempt() -> int:
+            account = self._stored_account(account_id)
+            revoked = account.revoke_tokens(lifetime=token_lifetime(self.settings), now=self.clock())
+            self.save(account)
+            return revoked
+        return _retrying(attempt)
+
+    def deactivate_account(self, actor: Account | None, account_id: str) -> Account:
+        """Deactivates an account (admin); its tokens stop working at once. No actor: the command line."""
+        if actor is not None:
+            access.require(actor, Action.ADMINISTER)
+
+        def attempt() -> Account:
+            account = self._stored_account(account_id)
+            account.deactivate(deactivated_by=actor.account_id if actor is not None else None, now=self.clock())
+            self.save(account)
+            return account
+        return _retrying(attempt)
 
     def authenticate(self, token: str) -> Account | None:
-        """The account a bearer token belongs to, or None for an unknown token."""
+        """The active account a live bearer token belongs to; None for a token unknown, revoked or expired."""
+        digest = token_digest(token)
         try:
             issued = self._directory_entry(AccessToken, token_id(token), "token", "")
         except UnknownReferenceError:
             return None
-        return self.account(issued.account_id)
+        account = self._account_cache.latest(Account.id_for(issued.account_id))
+        live = account is not None and account.authenticates(
+            token_id=issued.id, digest=digest, lifetime=token_lifetime(self.settings), now=self.clock(),
+        )
+        return account if live else None
+
+    @cached_property
+    def _account_cache(self) -> AccountCache:
+        # Accounts change (tokens, deactivation), so they are not kept in `_directory`.
+        return AccountCache(self)
+
+    def _stored_account(self, account_id: str) -> Account:
+        """The account read afresh from the store, to record a change to it."""
+        try:
+            account: Any = self.repository.get(Account.id_for(account_id))
+        except AggregateNotFoundError:
+            raise NotFoundError("No such account.") from None
+        if not isinstance(account, Account):
+            raise NotFoundError("No such account.")
+        return account
+
+    def _record_token(self, account: Account, token: str) -> AccessToken:
+        """Records a new token on its account; returns the token's entry, by which it is found."""
+        now = self.clock()
+        account.issue_token(token_id=token_id(token), digest=token_digest(token), now=now)
+        return AccessToken.issue(token_id=token_id(token), account_id=account.account_id, now=now)
 
     def register_profile(
         self,
@@ -207,6 +299,7 @@ class Logbook(EventStore):
         organisation = self.team(profile.team_id).organisation
         client_id = client_id_for(self._secret_key, organisation, draft.client_ref)
         contact_id = draft.contact_id or uuid4()
+        sealed = self._seal_note(client_id, contact_id, draft.note)
 
         def attempt() -> ContactReceipt:
             now = self.clock()
@@ -214,14 +307,16 @@ class Logbook(EventStore):
                 contact_id=contact_id, client_id=client_id, account=actor, profile=profile,
                 direction=draft.direction, nature=draft.nature, occurred_at=draft.occurred_at,
                 thread=draft.thread, message_count=draft.message_count,
-                duration_minutes=draft.duration_minutes, topics=draft.topics, now=now,
+                duration_minutes=draft.duration_minutes, topics=draft.topics,
+                note_key_id=sealed.key_id if sealed else None, sealed_note=sealed.sealed if sealed else None,
+                now=now,
             )
             client = self._client_meeting(client_id, organisation, profile.team_id, now)
             logged = cast(Contact.Logged, contact.pending_events[0])
             try:
                 recordings = self.save(contact, client)
             except IntegrityError:
-                repeat = self._repeat_of(logged, actor) if draft.contact_id else None
+                repeat = self._repeat_of(logged, actor, draft.note) if draft.contact_id else None
                 if repeat is None:
                     raise
                 return repeat
@@ -241,7 +336,9 @@ class Logbook(EventStore):
             contact = event.mutate(contact)
         assert contact is not None
         self._check_contact_in_scope(actor, contact)
-        return ContactRecord(contact, history)
+        note_erased = self._shredded_after(contact.client_id, history[0][0])
+        note = None if note_erased else self._readable_note(actor, contact)
+        return ContactRecord(contact, history, note, note_erased)
 
     def correct_contact(
         self, actor: Account, contact_id: UUID, changes: dict[str, Any], reason: str
@@ -261,7 +358,82 @@ class Logbook(EventStore):
             lambda contact, now: contact.retract(reason=reason, account=actor, now=now),
         )
 
+    # Notes.
+
+    @property
+    def notes(self) -> Notes:
+        """The sealer of notes; it needs the master key, so it is opened at the first note."""
+        if self._notes is None:
+            keys = KeyStore(key_store_path(self.settings), self.settings.require_master_key())
+            self._notes = Notes(keys)
+        return self._notes
+
+    def read_notes(self, actor: Account, notes: Iterable[tuple[str, SealedNote]]) -> dict[UUID, str]:
+        """The notes the actor may read, by contact id, of (writing team, sealed note) pairs.
+
+        A note missing from the answer is hidden from the actor or was erased.
+        """
+        readable = {}
+        for team_id, sealed in notes:
+            if access.may_read_note(actor, team_id):
+                clear = self.notes.open(sealed)
+                if clear is not None:
+                    readable[sealed.contact_id] = clear
+        return readable
+
+    def _seal_note(self, client_id: UUID, contact_id: UUID, note: str | None) -> SealedNote | None:
+        if note is None:
+            return None
+        check_note(note)
+        return self.notes.seal(client_id, contact_id, note)
+
+    def _readable_note(self, actor: Account, contact: Contact) -> str | None:
+        if contact.sealed_note is None or contact.note_key_id is None:
+            return None
+        sealed = SealedNote(contact.client_id, contact.id, contact.note_key_id, contact.sealed_note)
+        return self.read_notes(actor, [(contact.team_id, sealed)]).get(contact.id)
+
+    def _shredded_after(self, client_id: UUID, position: int) -> bool:
+        """True when the client's notes were erased or expired after the event at ``position``."""
+        return any(
+            isinstance(event, (Client.Erased, Client.NotesExpired)) and shredded_at > position
+            for shredded_at, event in events_with_positions(self, client_id)
+        )
+
     # Clients.
+
+    def erase_client(self, actor: Account, client_id: UUID, reason: str) -> Receipt:
+        """Erases a client (GDPR art. 17) by destroying the key of its notes; its contacts stay counted.
+
+        The event is saved before the key is destroyed: if destroying fails, the
+        erasure can be asked again, since the key is still there to destroy.
+        """
+        access.require(actor, Action.ERASE_CLIENT)
+
+        def attempt() -> Receipt:
+            client = self._client_in_scope(actor, client_id)
+            now = self.clock()
+            client.erase(account_id=actor.account_id, reason=reason,
+                         holds_notes=self.notes.keys.holds_key(client_id), now=now)
+            return Receipt(self.save(client)[-1].notification.id, now)
+        receipt = _retrying(attempt)
+        self.notes.keys.destroy(client_id)
+        return receipt
+
+    def expire_notes(self, client_id: UUID, retention_years: int) -> Receipt | None:
+        """Shreds the notes of a client after the retention period; None when it holds none."""
+        if not self.notes.keys.holds_key(client_id):
+            return None
+
+        def attempt() -> Receipt:
+            client: Client = self.repository.get(client_id)
+            now = self.clock()
+            client.expire_notes(retention_years=retention_years, now=now)
+            return Receipt(self.save(client)[-1].notification.id, now)
+        receipt = _retrying(attempt)
+        self.notes.keys.destroy(client_id)
+        return receipt
+
 
     def look_up_client(self, actor: Account, client_ref: str) -> UUID:
         """The pseudonymous id of a client ref within the actor's organisation."""
@@ -357,15 +529,26 @@ class Logbook(EventStore):
             return None
         return client
 
-    def _repeat_of(self, attempted: Contact.Logged, actor: Account) -> ContactReceipt | None:
+    def _repeat_of(self, attempted: Contact.Logged, actor: Account, note: str | None) -> ContactReceipt | None:
         """The receipt of an earlier, equal request with this contact id; None if the id is free."""
         history = events_with_positions(self, attempted.originator_id)
         if not history:
             return None
         position, logged = history[0]
-        if not isinstance(logged, Contact.Logged) or not _same_contact(logged, attempted, actor):
+        if (
+            not isinstance(logged, Contact.Logged)
+            or not _same_contact(logged, attempted, actor)
+            or self._note_of(logged) != note
+        ):
             raise ContactIdConflictError("That contact id was used for another contact.", field="contact_id")
         return ContactReceipt(position, logged.timestamp, logged.originator_id, logged.client_id, created=False)
+
+    def _note_of(self, logged: Contact.Logged) -> str | None:
+        """The note of a recorded contact in clear, to compare a repeated request with; never shown."""
+        if logged.sealed_note is None or logged.note_key_id is None:
+            return None
+        return self.notes.open(SealedNote(logged.client_id, logged.originator_id, logged.note_key_id,
+                                          logged.sealed_note))
 
     def _amend_contact(
         self, actor: Account, contact_id: UUID, amend: Callable[[Contact, datetime], None]
@@ -382,12 +565,14 @@ class Logbook(EventStore):
             raise NotFoundError("No such contact.")
 
     def _client_in_scope(self, actor: Account, client_id: UUID) -> Client:
+        """The client, if the actor's team met it (any client, for an admin); else `NotFoundError`."""
         try:
             client: Client = self.repository.get(client_id)
         except AggregateNotFoundError:
             raise NotFoundError("No such client.") from None
-        if not isinstance(client, Client) or not client.was_met_by(actor.team_id):
+        if not isinstance(client, Client):
             raise NotFoundError("No such client.")
+        access.require_client_met(actor, client.teams)
         return client
 
     # Policies and reviews.
@@ -407,8 +592,14 @@ class Logbook(EventStore):
 
     def policies(self) -> list[PolicyTerms]:
         """The built-in agreement, then the published versions in the order they were published."""
-        published = (self._policy(entry.version) for entry in self._policies_log().get())
-        return [SECTOR_AGREEMENT_2019, *(policy.terms for policy in published)]
+        return [SECTOR_AGREEMENT_2019, *self._published_policies()]
+
+    def policy_at(self, moment: datetime) -> PolicyTerms:
+        """The version of the policy in force at ``moment``."""
+        return PolicyHistory(self._published_policies()).at(moment)
+
+    def _published_policies(self) -> list[PolicyTerms]:
+        return [self._policy(entry.version).terms for entry in self._policies_log().get()]
 
     def list_policies(self, actor: Account) -> list[PolicyTerms]:
         """Every version of the policy, the built-in agreement first."""

@@ -12,8 +12,8 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
+from contextlib import closing, contextmanager
+from typing import Any, cast
 
 import click
 from tqdm import tqdm
@@ -25,6 +25,7 @@ from logbook.application import Logbook, utc_now
 from logbook.config import ConfigurationError, Settings, ensure_master_key, ensure_secret_key
 from logbook.store import EventStore
 from projections.base import UnhandledEventError
+from projections.timelines import TimelineView
 
 GUNICORN_APP = "api:create_app()"
 
@@ -104,6 +105,25 @@ def issue_token(account_id: str) -> None:
         click.echo(app.issue_token(account_id))
 
 
+@accounts.command("revoke")
+@click.argument("account_id")
+def revoke_tokens(account_id: str) -> None:
+    """Revoke every token of an account; print how many still worked."""
+    with _logbook() as app:
+        revoked = app.revoke_tokens(None, account_id)
+    click.echo(f"revoked the tokens of '{account_id}'", err=True)
+    click.echo(revoked)
+
+
+@accounts.command("deactivate")
+@click.argument("account_id")
+def deactivate_account(account_id: str) -> None:
+    """Deactivate an account: its tokens stop working at once."""
+    with _logbook() as app:
+        app.deactivate_account(None, account_id)
+    click.echo(f"deactivated the account '{account_id}'", err=True)
+
+
 @main.command()
 @click.option("--seed", default=2019, show_default=True, help="Seed of the generator.")
 @click.option("--contacts", "contact_count", default=3000, show_default=True)
@@ -113,6 +133,39 @@ def demo(seed: int, contact_count: int) -> None:
 
     with _logbook() as app:
         load_demo(app, seed=seed, contact_count=contact_count, echo=lambda m: click.echo(m, err=True))
+
+
+@main.group()
+def retention() -> None:
+    """Shred the notes of clients with no contact for the policy's `retention_years`."""
+
+
+@retention.command("apply")
+@click.option("--wait", default=30.0, show_default=True, help="Seconds to wait for the timelines to catch up.")
+def apply_retention_command(wait: float) -> None:
+    """Shred the notes of every client silent for the retention period; print how many.
+
+    It reads who was silent from the timelines read model, so it first waits
+    until that model reflects every recorded event, and refuses otherwise.
+    """
+    from logbook.retention import apply_retention
+
+    settings = _settings()
+    with _logbook() as app, closing(read_models.open_view(settings, "timelines")) as view:
+        head = app.count_events()
+        if not view.wait_for(head, timeout=wait):
+            raise click.ClickException(
+                f"The timelines read model is at position {view.position()} of {head}: "
+                "run `logbook projections run` or `rebuild timelines` first. Nothing was shredded."
+            )
+        timelines = cast(TimelineView, view)
+        with tqdm(desc="clients", unit=" clients", file=sys.stderr) as bar:
+            run = apply_retention(app, timelines.clients_silent_since, bar.update)
+    click.echo(
+        f"retention {run.retention_years} years: shredded the notes of {run.shredded} of {run.candidates} "
+        f"clients with no contact since {run.cutoff.date().isoformat()}", err=True,
+    )
+    click.echo(run.shredded)
 
 
 @main.group()

@@ -45,11 +45,25 @@ class View(SQLiteTrackingRecorder):
 
     tables: ClassVar[tuple[str, ...]] = ()
     """The read model's CREATE TABLE and CREATE INDEX statements."""
+    schema_version: ClassVar[int] = 1
+    """Raised when `tables` change: a file of another version is emptied, and the projector fills it again."""
 
     def __init__(self, path: str, lock_timeout: int = 30) -> None:
         super().__init__(SQLiteDatastore(path, lock_timeout=lock_timeout, pool_size=2))
         self.path = path
+        self._drop_other_schema()
         self.create_table()
+
+    def _drop_other_schema(self) -> None:
+        """Drops every table of a file written for another schema version; a read model is rebuilt, not migrated."""
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute("PRAGMA user_version")
+            if cursor.fetchone()[0] == self.schema_version:
+                return
+            cursor.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            for row in cursor.fetchall():
+                cursor.execute(f'DROP TABLE IF EXISTS "{row["name"]}"')
+            cursor.execute(f"PRAGMA user_version = {int(self.schema_version)}")
 
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *self.tables]

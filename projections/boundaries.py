@@ -162,7 +162,7 @@ class Boundaries(PagedProjection[BoundaryView]):
         }
         self._ignored: tuple[type, ...] = (
             *events_of(Account, AccessToken, Profile), Client.Registered, Client.MetByTeam,
-            Client.FollowUpCompleted, *LISTINGS,
+            Client.FollowUpCompleted, Client.Erased, Client.NotesExpired, *LISTINGS,
         )
 
     def apply(self, domain_event: Any, position: int) -> None:

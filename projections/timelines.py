@@ -9,6 +9,8 @@ expression, `CLIENT_STATUS`.
 Times are stored as fixed-width ISO 8601 UTC text, so that text order is time
 order; ids as 32 hex digits, as the event store keeps them. Free text (the
 reasons of corrections, retractions and follow-ups) stays in the event store.
+A contact's note is kept sealed, as its event holds it, and dropped from the view
+when the client's notes are erased or expire.
 """
 
 from __future__ import annotations
@@ -105,6 +107,10 @@ class ContactItem:
     topics: tuple[str, ...]
     corrected: bool
     retracted: bool
+    note_key_id: UUID | None
+    sealed_note: str | None
+    """The note as its event holds it; only the application can open it, for the team that wrote it."""
+    note_erased: bool
 
 
 @dataclass(frozen=True)
@@ -162,7 +168,7 @@ CLIENT_STATUS = f"""CASE
 
 _CONTACT_COLUMNS = (
     "team_id, account_id, profile_id, profile_kind, channel, direction, nature, thread, "
-    "message_count, duration_minutes, topics, corrected, retracted"
+    "message_count, duration_minutes, topics, corrected, retracted, note_key_id, sealed_note, note_erased"
 )
 _TIMELINE = f"""
 SELECT * FROM (
@@ -174,7 +180,7 @@ SELECT * FROM (
 UNION ALL
 SELECT * FROM (
     SELECT 'follow_up', follow_up_id, due, NULL, team_id, account_id, NULL, NULL, NULL, NULL, NULL, NULL,
-           NULL, NULL, NULL, NULL, NULL, due, planned_at, completed_at,
+           NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, due, planned_at, completed_at,
            CASE WHEN completed_at IS NOT NULL THEN 'completed' WHEN due < :now THEN 'overdue' ELSE 'planned' END
     FROM follow_ups
     WHERE client_id = :client_id AND (due, follow_up_id) > (:after_at, :after_id)
@@ -202,6 +208,9 @@ _END_OF_TIME = "~"
 class TimelineView(View):
     """Each client's contacts and follow-ups, and the teams that met it."""
 
+    schema_version = 2
+    """2: contacts hold their sealed notes."""
+
     tables = (
         """CREATE TABLE IF NOT EXISTS contacts (
             contact_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, position INTEGER NOT NULL,
@@ -209,7 +218,8 @@ class TimelineView(View):
             account_id TEXT NOT NULL, profile_id TEXT NOT NULL, profile_kind TEXT NOT NULL,
             channel TEXT NOT NULL, direction TEXT NOT NULL, nature TEXT NOT NULL, thread TEXT,
             message_count INTEGER NOT NULL, duration_minutes INTEGER, topics TEXT NOT NULL,
-            corrected INTEGER NOT NULL, retracted INTEGER NOT NULL)""",
+            corrected INTEGER NOT NULL, retracted INTEGER NOT NULL,
+            note_key_id TEXT, sealed_note TEXT, note_erased INTEGER NOT NULL)""",
         # Contacts keep their rowid: their rows are wide and arrive in time order.
         "CREATE INDEX IF NOT EXISTS contacts_by_client ON contacts (client_id, occurred_at, contact_id)",
         """CREATE TABLE IF NOT EXISTS follow_ups (
@@ -287,6 +297,15 @@ class TimelineView(View):
             db.execute("SELECT 1 FROM clients WHERE client_id = ?", (client_id.hex,))
             return db.fetchone() is not None
 
+    def clients_silent_since(self, cutoff: datetime) -> list[UUID]:
+        """The clients whose every contact, retracted ones too, happened before ``cutoff``, by id."""
+        with self.reading() as db:
+            db.execute(
+                "SELECT client_id FROM contacts GROUP BY client_id HAVING MAX(occurred_at) < ? ORDER BY client_id",
+                (moment_text(cutoff),),
+            )
+            return [UUID(row["client_id"]) for row in db.fetchall()]
+
     def client_team_ids(self, client_id: UUID) -> set[str]:
         """The teams that met the client."""
         with self.reading() as db:
@@ -315,6 +334,7 @@ def _timeline_item(row: sqlite3.Row) -> ContactItem | FollowUpItem:
         row["account_id"], row["profile_id"], row["profile_kind"], row["channel"], row["direction"], row["nature"],
         row["thread"], row["message_count"], row["duration_minutes"], tuple(json.loads(row["topics"])),
         bool(row["corrected"]), bool(row["retracted"]),
+        UUID(row["note_key_id"]) if row["note_key_id"] else None, row["sealed_note"], bool(row["note_erased"]),
     )
 
 
@@ -340,7 +360,9 @@ _INSERT_CONTACT = f"""
 INSERT INTO contacts (contact_id, client_id, position, occurred_at, recorded_at, {_CONTACT_COLUMNS})
     VALUES (:contact_id, :client_id, :position, :occurred_at, :recorded_at, :team_id, :account_id, :profile_id,
             :profile_kind, :channel, :direction, :nature, :thread, :message_count, :duration_minutes, :topics,
-            :corrected, :retracted)"""
+            :corrected, :retracted, :note_key_id, :sealed_note, :note_erased)"""
+_SHRED_NOTES = """UPDATE contacts SET sealed_note = NULL, note_erased = 1
+    WHERE client_id = :client_id AND position < :position"""
 _AMEND_CONTACT = (
     "UPDATE contacts SET "
     + ", ".join(f"{name} = CASE WHEN :set_{name} THEN :{name} ELSE {name} END" for name in sorted(CORRECTABLE_FIELDS))
@@ -374,6 +396,8 @@ class _Changes:
     """Completion moments of follow-ups written by an earlier page."""
     touched: set[str] = field(default_factory=set)
     """Clients whose summary must be computed again."""
+    shreddings: list[dict[str, Any]] = field(default_factory=list)
+    """Erasures and expiries of notes, with the position up to which they shred."""
 
     def meet(self, client_id: str, team_id: str, organisation: str | None = None) -> None:
         if organisation is not None or client_id not in self.clients:
@@ -398,6 +422,8 @@ class Timelines(PagedProjection[TimelineView]):
             Client.MetByTeam: self._client_met_by_team,
             Client.FollowUpPlanned: self._follow_up_planned,
             Client.FollowUpCompleted: self._follow_up_completed,
+            Client.Erased: self._notes_shredded,
+            Client.NotesExpired: self._notes_shredded,
             **{event_class: _ignore for event_class in IGNORED_EVENTS},
         }
 
@@ -418,6 +444,7 @@ class Timelines(PagedProjection[TimelineView]):
         cursor.executemany(_AMEND_CONTACT, [_amendment_params(i, c) for i, c in changes.amendments.items()])
         cursor.executemany("UPDATE follow_ups SET completed_at = ? WHERE follow_up_id = ?",
                            [(completed_at, i) for i, completed_at in changes.completions.items()])
+        cursor.executemany(_SHRED_NOTES, changes.shreddings)
         touched = changes.touched | _clients_of(cursor, changes.amendments)
         cursor.executemany(_REFRESH_CLIENT, [{"client_id": client_id} for client_id in sorted(touched)])
 
@@ -431,6 +458,8 @@ class Timelines(PagedProjection[TimelineView]):
             "direction": str(event.direction), "nature": str(event.nature), "thread": event.thread,
             "message_count": event.message_count, "duration_minutes": event.duration_minutes,
             "topics": json.dumps(list(event.topics)), "corrected": 0, "retracted": 0,
+            "note_key_id": event.note_key_id.hex if event.note_key_id else None, "sealed_note": event.sealed_note,
+            "note_erased": 0,
         }
         # The team that logs a contact has met the client, whichever page its Client events land in.
         self._changes.meet(client_id, event.team_id)
@@ -465,6 +494,14 @@ class Timelines(PagedProjection[TimelineView]):
             "planned_at": moment_text(event.timestamp), "completed_at": None,
         }
         self._changes.touched.add(event.originator_id.hex)
+
+    def _notes_shredded(self, event: Client.Erased | Client.NotesExpired, position: int) -> None:
+        """The client's key is gone: its sealed notes are dropped from the view, and marked erased."""
+        client_id = event.originator_id.hex
+        for row in self._changes.contacts.values():
+            if row["client_id"] == client_id:
+                row.update(sealed_note=None, note_erased=1)
+        self._changes.shreddings.append({"client_id": client_id, "position": position})
 
     def _follow_up_completed(self, event: Client.FollowUpCompleted, position: int) -> None:
         completed_at = moment_text(event.timestamp)

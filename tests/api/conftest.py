@@ -6,6 +6,7 @@ their workers, a team lead, a researcher and their Messenger and WhatsApp profil
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from contextlib import closing
 from datetime import datetime, timedelta, timezone
@@ -21,6 +22,7 @@ from logbook import read_models
 from logbook.application import Logbook
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
+MASTER_KEY = base64.urlsafe_b64encode(b"m" * 32).decode()
 """Where the app's clock starts; tests read it as `api.now` (conftest is not importable)."""
 
 
@@ -127,7 +129,8 @@ class Api:
 
 
 def app_config(data_dir: Any, clock: Clock) -> dict[str, Any]:
-    return {"LOGBOOK_DATA_DIR": str(data_dir), "LOGBOOK_SECRET_KEY": "x" * 40, "CLOCK": clock}
+    return {"LOGBOOK_DATA_DIR": str(data_dir), "LOGBOOK_SECRET_KEY": "x" * 40, "LOGBOOK_MASTER_KEY": MASTER_KEY,
+            "CLOCK": clock}
 
 
 def add_first_admin(app: Flask) -> str:
@@ -166,6 +169,7 @@ def app(tmp_path: Any, clock: Clock) -> Any:
     yield app
     app.extensions["logbook"].close()
     app.extensions["views"].close()
+    app.extensions["audit"].close()
 
 
 @pytest.fixture
@@ -214,3 +218,4 @@ def open_world() -> Any:
     for app in opened:
         app.extensions["logbook"].close()
         app.extensions["views"].close()
+        app.extensions["audit"].close()

@@ -12,7 +12,7 @@ AMENDMENT_KEYS = {"contact_id", "position", "recorded_at"}
 CONTACT_KEYS = {
     "contact_id", "client_id", "team_id", "profile_id", "account_id", "channel", "profile_kind",
     "direction", "nature", "occurred_at", "thread", "message_count", "duration_minutes", "topics",
-    "retracted", "history",
+    "retracted", "history", "note", "note_erased",
 }
 
 
@@ -115,6 +115,7 @@ def test_reading_a_contact_shows_its_state_and_the_logged_event(world):
         "profile_id": "bob-messenger", "account_id": "bob", "channel": "messenger", "profile_kind": "personal",
         "direction": "outbound", "nature": "invitation", "occurred_at": occurred_at, "thread": "summer camp",
         "message_count": 3, "duration_minutes": 10, "topics": ["leisure", "camp"], "retracted": False,
+        "note": None, "note_erased": False,
     }
     assert history == [{"type": "logged", "position": receipt["position"],
                         "recorded_at": receipt["recorded_at"], "account_id": "bob"}]

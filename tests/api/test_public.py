@@ -7,6 +7,9 @@ API_PATHS = {
     "/api/v1/me",
     "/api/v1/teams",
     "/api/v1/accounts",
+    "/api/v1/accounts/{account_id}/tokens",
+    "/api/v1/accounts/{account_id}/tokens/revoke",
+    "/api/v1/accounts/{account_id}/deactivation",
     "/api/v1/profiles",
     "/api/v1/contacts",
     "/api/v1/contacts/{contact_id}",
@@ -16,6 +19,7 @@ API_PATHS = {
     "/api/v1/clients/{client_id}/follow-ups",
     "/api/v1/clients/{client_id}/follow-ups/{follow_up_id}/completion",
     "/api/v1/clients/{client_id}/timeline",
+    "/api/v1/clients/{client_id}/erasure",
     "/api/v1/teams/{team_id}/follow-ups",
     "/api/v1/teams/{team_id}/clients",
     "/api/v1/policies",
@@ -23,6 +27,7 @@ API_PATHS = {
     "/api/v1/crossings/{crossing_id}",
     "/api/v1/crossings/{crossing_id}/reviews",
     "/api/v1/reports/boundaries",
+    "/api/v1/audit",
 }
 
 

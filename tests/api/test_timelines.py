@@ -12,7 +12,7 @@ import api.read_models
 CONTACT_ITEM_KEYS = {
     "type", "contact_id", "occurred_at", "recorded_at", "team_id", "account_id", "profile_id", "profile_kind",
     "channel", "direction", "nature", "thread", "message_count", "duration_minutes", "topics", "corrected",
-    "retracted",
+    "retracted", "note", "note_erased",
 }
 FOLLOW_UP_ITEM_KEYS = {
     "type", "follow_up_id", "occurred_at", "due", "planned_at", "completed_at", "team_id", "account_id", "status",

@@ -55,7 +55,7 @@ class World:
 
 
 def settings_in(data_dir: Path, secret_key: bytes = b"x" * 40) -> Settings:
-    return Settings(data_dir=data_dir, database_url=None, secret_key=secret_key)
+    return Settings(data_dir=data_dir, database_url=None, secret_key=secret_key, master_key=b"m" * 32)
 
 
 @pytest.fixture

@@ -65,7 +65,7 @@ class World:
 
 
 def settings_in(data_dir: Path) -> Settings:
-    return Settings(data_dir=data_dir, database_url=None, secret_key=b"x" * 40)
+    return Settings(data_dir=data_dir, database_url=None, secret_key=b"x" * 40, master_key=b"m" * 32)
 
 
 @pytest.fixture

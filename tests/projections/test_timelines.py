@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import pytest
@@ -60,6 +61,7 @@ def test_a_timeline_shows_contacts_and_follow_ups_in_the_order_they_happen(world
     assert found.items[0] == ContactItem(
         first.contact_id, NOW - timedelta(hours=3), NOW, "jac-oostende", "ann", "ann-messenger", "personal",
         "messenger", "inbound", "information", "exam", 4, 10, ("school",), corrected=False, retracted=False,
+        note_key_id=None, sealed_note=None, note_erased=False,
     )
     assert found.items[1].account_id == "lena"
     assert found.items[2] == FollowUpItem(
@@ -321,3 +323,32 @@ def test_a_cursor_that_the_list_did_not_give_is_refused(world, project):
     for cursor in ("not-a-cursor", "MjAyNQ", "!!!!"):
         with pytest.raises(InvalidCursorError):
             timeline(view, client_id, cursor=cursor)
+
+
+@pytest.mark.parametrize("page_size", [None, 1])
+def test_an_erasure_drops_the_sealed_notes_of_earlier_contacts_and_marks_them(world, project, page_size):
+    before = world.log(note="Zus is zwanger.")
+    world.logbook.erase_client(world.lena, before.client_id, "Request under GDPR art. 17.")
+    after = world.log(note="Terug na een jaar.")
+
+    items = {item.contact_id: item for item in timeline(project(page_size), before.client_id).items}
+
+    assert (items[before.contact_id].sealed_note, items[before.contact_id].note_erased) == (None, True)
+    assert items[after.contact_id].sealed_note is not None
+    assert items[after.contact_id].note_erased is False
+    assert "Terug" not in items[after.contact_id].sealed_note
+
+
+def test_a_view_written_for_another_schema_is_emptied_and_filled_again(world, settings, clock):
+    receipt = world.log()
+    with closing(read_models.projector(settings, clock, ["timelines"])) as projector:
+        projector.catch_up()
+        with projector.projections[0].view.writing(None) as cursor:
+            cursor.execute("PRAGMA user_version = 1")
+
+    with closing(read_models.open_view(settings, "timelines")) as reopened:
+        assert reopened.position() == 0
+    with closing(read_models.projector(settings, clock, ["timelines"])) as projector:
+        projector.catch_up()
+        view = cast(TimelineView, projector.projections[0].view)
+        assert ids(timeline(view, receipt.client_id)) == [receipt.contact_id]
