@@ -27,6 +27,7 @@ class Action(StrEnum):
     ERASE_CLIENT = "erase_client"
     READ_AUDIT = "read_audit"
     MANAGE_TOKENS = "manage_tokens"
+    RESEARCH = "research"
 
 
 ALLOWED_ROLES: dict[Action, frozenset[Role]] = {
@@ -46,6 +47,7 @@ ALLOWED_ROLES: dict[Action, frozenset[Role]] = {
     Action.ERASE_CLIENT: frozenset({Role.TEAM_LEAD, Role.ADMIN}),
     Action.READ_AUDIT: frozenset({Role.ADMIN}),
     Action.MANAGE_TOKENS: frozenset(Role),
+    Action.RESEARCH: frozenset({Role.RESEARCHER}),
 }
 
 

@@ -22,7 +22,13 @@ from events.errors import LogbookError
 from events.vocabulary import Function, Role
 from logbook import read_models
 from logbook.application import Logbook, utc_now
-from logbook.config import ConfigurationError, Settings, ensure_master_key, ensure_secret_key
+from logbook.config import (
+    ConfigurationError,
+    Settings,
+    ensure_master_key,
+    ensure_research_key,
+    ensure_secret_key,
+)
 from logbook.store import EventStore
 from projections.base import UnhandledEventError
 from projections.timelines import TimelineView
@@ -49,6 +55,8 @@ def init(admin_id: str, admin_name: str) -> None:
         click.echo(f"generated a development secret key in {settings.data_dir}", err=True)
     if settings.master_key is None and ensure_master_key(settings.data_dir):
         click.echo(f"generated a development master key in {settings.data_dir}", err=True)
+    if settings.research_key is None and ensure_research_key(settings.data_dir):
+        click.echo(f"generated a development research key in {settings.data_dir}", err=True)
     with _logbook() as app:
         try:
             _, token = app.add_account(account_id=admin_id, name=admin_name, role=Role.ADMIN)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 SECRET_KEY_FILE = "secret.key"
 MASTER_KEY_FILE = "master.key"
+RESEARCH_KEY_FILE = "research.key"
+RESEARCH_TIME_UNITS = ("minute", "hour", "day")
 MIN_SECRET_KEY_LENGTH = 32
 MASTER_KEY_BYTES = 32
 
@@ -38,6 +40,10 @@ class Settings:
     """A token stops working this long after it was issued."""
     encrypt_events: bool = False
     """Encrypts every event's payload in the store with a key derived from the master key."""
+    research_key: bytes | None = None
+    """Derives the pseudonyms researchers see; apart from the secret key, so research data joins nothing."""
+    research_time_unit: str = "hour"
+    """Researchers see every moment truncated to this unit: minute, hour or day."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -53,6 +59,8 @@ class Settings:
             master_key=_master_key(env.get("LOGBOOK_MASTER_KEY"), data_dir),
             token_ttl_days=int(env.get("LOGBOOK_TOKEN_TTL_DAYS") or 90),
             encrypt_events=_flag(env.get("LOGBOOK_ENCRYPT_EVENTS")),
+            research_key=_research_key(env.get("LOGBOOK_RESEARCH_KEY"), data_dir),
+            research_time_unit=_research_time_unit(env.get("LOGBOOK_RESEARCH_TIME_UNIT") or "hour"),
         )
 
     def require_secret_key(self) -> bytes:
@@ -63,6 +71,15 @@ class Settings:
                 f"{SECRET_KEY_FILE}: run `logbook init` or set LOGBOOK_SECRET_KEY."
             )
         return self.secret_key
+
+    def require_research_key(self) -> bytes:
+        """The key of the research pseudonyms; without it nothing is shown to researchers."""
+        if self.research_key is None:
+            raise ConfigurationError(
+                "LOGBOOK_RESEARCH_KEY is not set and the data directory holds no "
+                f"{RESEARCH_KEY_FILE}: run `logbook init` or set LOGBOOK_RESEARCH_KEY."
+            )
+        return self.research_key
 
     def require_master_key(self) -> bytes:
         """The key that wraps the keys of notes (and of the store, when it is encrypted)."""
@@ -103,6 +120,21 @@ def _master_key(value: str | None, data_dir: Path) -> bytes | None:
     return key
 
 
+def _research_key(value: str | None, data_dir: Path) -> bytes | None:
+    if value:
+        if len(value) < MIN_SECRET_KEY_LENGTH:
+            raise ConfigurationError(f"LOGBOOK_RESEARCH_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters.")
+        return value.encode()
+    key_file = data_dir / RESEARCH_KEY_FILE
+    return key_file.read_text().strip().encode() if key_file.exists() else None
+
+
+def _research_time_unit(value: str) -> str:
+    if value not in RESEARCH_TIME_UNITS:
+        raise ConfigurationError(f"LOGBOOK_RESEARCH_TIME_UNIT must be one of {', '.join(RESEARCH_TIME_UNITS)}.")
+    return value
+
+
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -115,6 +147,11 @@ def make_private_dir(path: Path) -> None:
 def ensure_secret_key(data_dir: Path) -> bool:
     """Generates a development secret key into ``data_dir`` unless one is there; True if it did."""
     return _ensure_key_file(data_dir / SECRET_KEY_FILE, secrets.token_urlsafe(48))
+
+
+def ensure_research_key(data_dir: Path) -> bool:
+    """Generates a development research key into ``data_dir`` unless one is there; True if it did."""
+    return _ensure_key_file(data_dir / RESEARCH_KEY_FILE, secrets.token_urlsafe(48))
 
 
 def ensure_master_key(data_dir: Path) -> bool:
