@@ -176,6 +176,9 @@ def apply_retention_command(wait: float) -> None:
     click.echo(run.shredded)
 
 
+# Research: `logbook export`, `logbook replay` and `logbook report compare` are added below this line.
+
+
 @main.group()
 def projections() -> None:
     """Keep the read models (timelines, boundary crossings) up to date."""
