@@ -130,8 +130,7 @@ class Contact(Aggregate):
         now: datetime,
     ) -> Contact:
         """Records a contact through ``profile`` by ``account``, as of the clock ``now``."""
-        profile.check_may_be_used_by(account.account_id)
-        _check_not_in_future(occurred_at, now)
+        cls.check_loggable(account=account, profile=profile, occurred_at=occurred_at, now=now)
         return cls._create(
             cls.Logged,
             id=contact_id,
@@ -154,6 +153,16 @@ class Contact(Aggregate):
             note_key_id=note_key_id,
             sealed_note=sealed_note,
         )
+
+    @staticmethod
+    def check_loggable(*, account: Account, profile: Profile, occurred_at: datetime, now: datetime) -> None:
+        """Raises unless ``account`` may log through ``profile`` a contact at ``occurred_at``.
+
+        Callers that must do something irreversible before logging (seal a note
+        with a client's key) check first, so that a refused contact leaves nothing.
+        """
+        profile.check_may_be_used_by(account.account_id)
+        _check_not_in_future(occurred_at, now)
 
     def correct(
         self, *, changes: dict[str, Any], reason: str, account: Account, now: datetime

@@ -299,18 +299,20 @@ class Logbook(EventStore):
         organisation = self.team(profile.team_id).organisation
         client_id = client_id_for(self._secret_key, organisation, draft.client_ref)
         contact_id = draft.contact_id or uuid4()
+        if draft.note is not None:
+            # Sealing may make the client a key: only for a contact that will be recorded.
+            check_note(draft.note)
+            Contact.check_loggable(account=actor, profile=profile, occurred_at=draft.occurred_at, now=self.clock())
+            if draft.contact_id is not None and self._exists(contact_id):
+                unsealed = _draft_contact(draft, contact_id, client_id, actor, profile, None, self.clock())
+                repeat = self._repeat_of(cast(Contact.Logged, unsealed.pending_events[0]), actor, draft.note)
+                assert repeat is not None
+                return repeat
         sealed = self._seal_note(client_id, contact_id, draft.note)
 
         def attempt() -> ContactReceipt:
             now = self.clock()
-            contact = Contact.log(
-                contact_id=contact_id, client_id=client_id, account=actor, profile=profile,
-                direction=draft.direction, nature=draft.nature, occurred_at=draft.occurred_at,
-                thread=draft.thread, message_count=draft.message_count,
-                duration_minutes=draft.duration_minutes, topics=draft.topics,
-                note_key_id=sealed.key_id if sealed else None, sealed_note=sealed.sealed if sealed else None,
-                now=now,
-            )
+            contact = _draft_contact(draft, contact_id, client_id, actor, profile, sealed, now)
             client = self._client_meeting(client_id, organisation, profile.team_id, now)
             logged = cast(Contact.Logged, contact.pending_events[0])
             try:
@@ -382,10 +384,7 @@ class Logbook(EventStore):
         return readable
 
     def _seal_note(self, client_id: UUID, contact_id: UUID, note: str | None) -> SealedNote | None:
-        if note is None:
-            return None
-        check_note(note)
-        return self.notes.seal(client_id, contact_id, note)
+        return None if note is None else self.notes.seal(client_id, contact_id, note)
 
     def _readable_note(self, actor: Account, contact: Contact) -> str | None:
         if contact.sealed_note is None or contact.note_key_id is None:
@@ -640,6 +639,20 @@ _COMPARED_FIELDS = (
     "client_id", "profile_id", "direction", "nature", "occurred_at",
     "thread", "message_count", "duration_minutes", "topics",
 )
+
+
+def _draft_contact(
+    draft: ContactDraft, contact_id: UUID, client_id: UUID, actor: Account, profile: Profile,
+    sealed: SealedNote | None, now: datetime,
+) -> Contact:
+    return Contact.log(
+        contact_id=contact_id, client_id=client_id, account=actor, profile=profile,
+        direction=draft.direction, nature=draft.nature, occurred_at=draft.occurred_at,
+        thread=draft.thread, message_count=draft.message_count,
+        duration_minutes=draft.duration_minutes, topics=draft.topics,
+        note_key_id=sealed.key_id if sealed else None, sealed_note=sealed.sealed if sealed else None,
+        now=now,
+    )
 
 
 def _same_contact(logged: Contact.Logged, attempted: Contact.Logged, actor: Account) -> bool:

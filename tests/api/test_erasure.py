@@ -114,6 +114,22 @@ def test_a_second_erasure_conflicts_unless_notes_were_recorded_since(world):
     assert world.error_of(again)["code"] == "client_erased"
 
 
+def test_a_refused_contact_with_a_note_leaves_nothing_to_erase(world):
+    first = world.logged_contact("ann", note=NOTES[0], contact_id="6f1f6c1e-5a55-4d7e-9b55-7f2b1b0d2c11")
+    client_id = first["client_id"]
+    assert erase(world, client_id).status_code == 201
+    future = (world.now + timedelta(hours=1)).isoformat()
+
+    refusals = [
+        world.log_contact("ann", note=NOTES[1], occurred_at=future),
+        world.log_contact("carl", note=NOTES[1], profile_id="ann-messenger"),
+        world.log_contact("ann", note=NOTES[1], contact_id=first["contact_id"]),
+    ]
+
+    assert [response.status_code for response in refusals] == [422, 403, 409]
+    assert erase(world, client_id).status_code == 409
+
+
 def test_a_client_without_notes_can_be_erased(world):
     client_id = world.logged_contact("ann")["client_id"]
 
