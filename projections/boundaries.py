@@ -133,14 +133,18 @@ class BoundaryView(View):
 
 
 class Boundaries(PagedProjection[BoundaryView]):
-    """Judges every contact under the policy in force when it occurred, and keeps the crossings."""
+    """Judges every contact under the policy in force when it occurred, and keeps the crossings.
+
+    Given a ``policy`` (a replay's), that version alone judges every contact and
+    published versions are ignored.
+    """
 
     name = "boundaries"
 
-    def __init__(self, view: BoundaryView) -> None:
+    def __init__(self, view: BoundaryView, policy: PolicyTerms | None = None) -> None:
         super().__init__(view)
         self.teams = view.teams()
-        self.judge = Judge(view.policies(), view.judge_clock() or BEGINNING)
+        self.judge = Judge(view.policies(), view.judge_clock() or BEGINNING, only=policy)
         self.files: dict[UUID, ClientFile] = {}
         self._all_in_memory = view.position() == 0
         """From zero, every client the view knows is in memory: an unknown one is new, not to be read."""
@@ -157,7 +161,7 @@ class Boundaries(PagedProjection[BoundaryView]):
             Contact.Corrected: self._contact_corrected,
             Contact.Retracted: self._contact_retracted,
             Client.FollowUpPlanned: self._follow_up_planned,
-            Policy.Published: self._policy_published,
+            Policy.Published: self._policy_published if policy is None else self._policy_ignored,
             Review.Recorded: self._review_recorded,
         }
         self._ignored: tuple[type, ...] = (
@@ -221,6 +225,9 @@ class Boundaries(PagedProjection[BoundaryView]):
         self._new_policies.append((terms.version, position, json.dumps(terms.to_body())))
         for client_id in self._clients_with_contacts_since(terms.effective_from):
             self.judge.judge_everything(self.file(client_id))
+
+    def _policy_ignored(self, event: Policy.Published, position: int) -> None:
+        """Under a replay's one policy, a published version judges nothing."""
 
     def _review_recorded(self, event: Review.Recorded, position: int) -> None:
         self._new_reviews.append((

@@ -152,11 +152,29 @@ class ClientFile:
         return (self.contacts[contact_id] for _, contact_id in self.by_time[low:high])
 
 
-class Judge:
-    """Applies contact events to client files and keeps their crossings as the policy says."""
+class OnePolicy(PolicyHistory):
+    """One version that governs every moment, whatever else is published: a replay's "what if"."""
 
-    def __init__(self, policies: Iterable[PolicyTerms], now: datetime) -> None:
-        self.policies = PolicyHistory(policies)
+    def __init__(self, terms: PolicyTerms) -> None:
+        super().__init__()
+        self.versions = [terms]
+        self._terms = terms
+
+    def add(self, terms: PolicyTerms) -> None:
+        """A published version changes nothing."""
+
+    def at(self, moment: datetime) -> PolicyTerms:
+        return self._terms
+
+
+class Judge:
+    """Applies contact events to client files and keeps their crossings as the policy says.
+
+    With ``only``, that one version judges every contact and published versions are ignored.
+    """
+
+    def __init__(self, policies: Iterable[PolicyTerms], now: datetime, only: PolicyTerms | None = None) -> None:
+        self.policies = PolicyHistory(policies) if only is None else OnePolicy(only)
         self.window = max(_longest_window(terms) for terms in self.policies.versions)
         self.now = now
         """The log's time: the latest recorded time of an event applied, or of a tick; it never goes back."""

@@ -75,8 +75,11 @@ class Projector:
         projections: Sequence[PagedProjection[Any]],
         clock: Callable[[], datetime],
         on_close: Callable[[], None] = lambda: None,
+        admit: Callable[[Notification, Any], bool] | None = None,
     ) -> None:
         self.feed = feed
+        self.admit = admit
+        """Which events reach the projections (every one without it): a replay's, those recorded by its moment."""
         self._on_close = on_close
         self.mapper = mapper
         self.projections = list(projections)
@@ -110,8 +113,11 @@ class Projector:
 
     def apply_page(self, page: Sequence[Notification], write: bool = True) -> None:
         """Applies one page to each projection that has not seen it; writes them unless told not to."""
+        admit = self.admit
         for notification in page:
             event = self._decode(notification)
+            if admit is not None and not admit(notification, event):
+                continue
             tracking = Tracking(UPSTREAM, notification.id)
             for projection in self.projections:
                 if notification.id > self._positions[projection.name]:
