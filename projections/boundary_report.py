@@ -19,6 +19,7 @@ from uuid import UUID
 
 from eventsourcing.sqlite import SQLiteCursor
 
+from events.policy import BUILT_IN_VERSION, PolicyHistory, terms_from_body
 from events.vocabulary import REFERRALS, SEVERITY_ORDER, Nature, ProfileKind, Rule, Severity, Verdict
 from projections.boundaries import BoundaryView
 from projections.storage import ID_PART, MOMENT_PART, decode_cursor, encode_cursor, key, moment_of, moment_text
@@ -275,6 +276,152 @@ def _report_row(key: str, figures: Any, hours: list[float], crossings: dict[str,
         "drift_share": drifted / conversations if conversations else None,
         "crossings": {severity.value: crossings.get(severity.value, 0) for severity in SEVERITY_ORDER},
     }
+
+
+# The comparison report: the counts of one snapshot of the view.
+
+DRIFT_INTO_HELP = Rule.DRIFT_INTO_HELP.value
+DRIFTED_CONVERSATIONS = (
+    # A drift crossing's first evidence is the conversation's first help conversation; the referrals
+    # that followed it are evidence too, which lowers its severity.
+    "SELECT j.conversation_id AS conversation_id, MAX(EXISTS ("
+    "SELECT 1 FROM json_each(c.contact_ids) AS e JOIN judged_contacts AS r ON r.contact_id = e.value "
+    f"WHERE r.nature IN ({REFERRAL_LIST}) AND r.retracted = 0)) AS referred "
+    "FROM crossings AS c JOIN judged_contacts AS j ON j.contact_id = json_extract(c.contact_ids, '$[0]') "
+    f"WHERE c.rule = '{DRIFT_INTO_HELP}' AND c.found = 1 GROUP BY j.conversation_id"
+)
+
+
+@dataclass(frozen=True)
+class ComparisonCounts:
+    """What the comparison report counts, per key, as one snapshot of the view at ``position``.
+
+    Contacts are the live ones with ``occurred_at`` in the period; crossings the
+    ones still found (not resolved) that started in it.
+    """
+
+    position: int
+    policy_versions: list[str]
+    """The versions of the policy that governed the contacts, in the order they took effect."""
+    contacts: list[tuple[str, str, str, str, int, int]]
+    """(key, month, profile_id, profile_kind, contacts, contacts by interns), ordered."""
+    conversations: dict[str, tuple[int, int, int]]
+    """Per key: conversations, those with a drift crossing, and those of them followed by a referral."""
+    help_questions: dict[str, int]
+    referred_hours: dict[str, list[float]]
+    """Per key, the hours to referral of the help questions referred within their window, ascending."""
+    crossings: dict[str, dict[str, int]]
+    """Per key, the crossings by rule."""
+
+
+def comparison_counts(
+    view: BoundaryView,
+    *,
+    by: ReportKey | str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> ComparisonCounts:
+    """The comparison report's counts per site, team or profile kind, all read in one transaction."""
+    by = ReportKey(by)
+    if by is ReportKey.RULE or by is ReportKey.MONTH:
+        raise ValueError(f"The comparison is not per {by.value}.")
+    column, source, params = _contact_source(by, start, end, None)
+    with view.reading() as sql:
+        position = view.position_in(sql)
+        return ComparisonCounts(
+            position, _governing_versions(sql, position, start, end), _contacts_by_month(sql, column, source, params),
+            _conversations(sql, column, source, params), *_help_questions(sql, column, source, params),
+            _crossings_by_rule(sql, by, start, end),
+        )
+
+
+def _governing_versions(sql: SQLiteCursor, position: int, start: datetime | None, end: datetime | None) -> list[str]:
+    """The versions in force when the live contacts of [start, end) occurred, in the order they took effect."""
+    sql.execute("SELECT body FROM policies WHERE position <= ? ORDER BY position", (position,))
+    history = PolicyHistory(terms_from_body(json.loads(row["body"])) for row in sql.fetchall())
+    changes = sorted({terms.effective_from for terms in history.versions})
+    spans = zip([None, *changes], [*changes, None], strict=True)
+    versions = [history.at(since).version if since else BUILT_IN_VERSION
+                for since, until in spans if _any_contact(sql, since, until, start, end)]
+    return list(dict.fromkeys(versions))
+
+
+def _contacts_by_month(sql: SQLiteCursor, column: str, source: str, params: dict[str, Any]) -> list[Any]:
+    sql.execute(
+        f"SELECT {column} AS key, j.month, j.profile_id, j.profile_kind, COUNT(*) AS contacts, "
+        f"SUM(j.intern) AS interns {source} GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
+        params,
+    )
+    return [(row["key"], row["month"], row["profile_id"], row["profile_kind"], row["contacts"], row["interns"])
+            for row in sql.fetchall()]
+
+
+def _conversations(
+    sql: SQLiteCursor, column: str, source: str, params: dict[str, Any]
+) -> dict[str, tuple[int, int, int]]:
+    source = source.replace(
+        "FROM judged_contacts AS j", f"FROM judged_contacts AS j LEFT JOIN ({DRIFTED_CONVERSATIONS}) AS d "
+        "ON d.conversation_id = j.conversation_id", 1,
+    )
+    sql.execute(
+        f"SELECT {column} AS key, COUNT(DISTINCT j.conversation_id) AS conversations, "
+        "COUNT(DISTINCT CASE WHEN d.conversation_id IS NOT NULL THEN j.conversation_id END) AS drifted, "
+        f"COUNT(DISTINCT CASE WHEN d.referred THEN j.conversation_id END) AS referred {source} GROUP BY 1",
+        params,
+    )
+    return {row["key"]: (row["conversations"], row["drifted"], row["referred"]) for row in sql.fetchall()}
+
+
+def _help_questions(
+    sql: SQLiteCursor, column: str, source: str, params: dict[str, Any]
+) -> tuple[dict[str, int], dict[str, list[float]]]:
+    sql.execute(f"SELECT {column} AS key, COUNT(*) AS asked {source} AND j.nature = '{HELP_QUESTION}' GROUP BY 1",
+                params)
+    asked = {row["key"]: row["asked"] for row in sql.fetchall()}
+    sql.execute(
+        f"SELECT {column} AS key, j.referred_hours AS hours {source} AND j.nature = '{HELP_QUESTION}' "
+        "AND j.referred_hours IS NOT NULL ORDER BY 1, 2",
+        params,
+    )
+    hours: dict[str, list[float]] = defaultdict(list)
+    for row in sql.fetchall():
+        hours[row["key"]].append(float(row["hours"]))
+    return asked, dict(hours)
+
+
+def _crossings_by_rule(
+    sql: SQLiteCursor, by: ReportKey, start: datetime | None, end: datetime | None
+) -> dict[str, dict[str, int]]:
+    where, params = ["c.found = 1"], dict[str, Any]()
+    _add_range(where, params, "c.started_at", start, end)
+    sql.execute(
+        f"SELECT c.{KEY_COLUMNS[by]} AS key, c.rule, COUNT(*) AS crossings FROM crossings AS c {_where(where)} "
+        "GROUP BY 1, 2 ORDER BY 1, 2",
+        params,
+    )
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    for row in sql.fetchall():
+        counts[row["key"]][row["rule"]] = row["crossings"]
+    return dict(counts)
+
+
+def _any_contact(
+    sql: SQLiteCursor, span_start: datetime | None, span_end: datetime | None,
+    start: datetime | None, end: datetime | None,
+) -> bool:
+    """Whether a live contact occurred in the span and the period."""
+    where, params = ["retracted = 0"], dict[str, Any]()
+    _add_range(where, params, "occurred_at", _later(span_start, start), _earlier(span_end, end))
+    sql.execute(f"SELECT 1 FROM judged_contacts {_where(where)} LIMIT 1", params)
+    return sql.fetchone() is not None
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
+def _earlier(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else min(a, b)
 
 
 # SQL fragments.
