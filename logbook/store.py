@@ -1,12 +1,14 @@
 """The choice of event store, and the one query the library does not offer.
 
 Everything that knows which database holds the events lives here: the
-library's settings for the store that ``DATABASE_URL`` names, and reading an
-aggregate's events together with their positions in the store's total order.
+library's settings for the store that ``DATABASE_URL`` names (and for its
+cipher, when ``LOGBOOK_ENCRYPT_EVENTS`` is on), and reading an aggregate's
+events together with their positions in the store's total order.
 """
 
 from __future__ import annotations
 
+import base64
 import fcntl
 import os
 import threading
@@ -15,6 +17,8 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from eventsourcing.application import Application
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteConnectionPool, SQLiteDatastore
@@ -23,16 +27,27 @@ from eventsourcing.utils import Environment, EnvType, get_topic
 from logbook.config import ConfigurationError, Settings, make_private_dir
 
 SQLITE_FILE = "logbook.sqlite3"
+STORE_KEY_INFO = b"logbook event store"
+"""HKDF's context for the store's key: no other use of the master key derives the same one."""
 
 
 def library_env(settings: Settings) -> dict[str, str]:
     """The `eventsourcing` settings for the store the configuration names."""
-    return {
+    env = {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": sqlite_path(settings),
         "SQLITE_LOCK_TIMEOUT": str(settings.sqlite_lock_timeout_seconds),
         "APPLICATION_RECORDER_TOPIC": get_topic(TurnTakingSQLiteApplicationRecorder),
     }
+    if settings.encrypt_events:
+        env |= cipher_env(settings.require_master_key())
+    return env
+
+
+def cipher_env(master_key: bytes) -> dict[str, str]:
+    """The library's cipher (AES-256-GCM) for every event's payload, keyed by HKDF-SHA256 of the master key."""
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=STORE_KEY_INFO).derive(master_key)
+    return {"CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher", "CIPHER_KEY": base64.b64encode(key).decode()}
 
 
 class TurnTakingSQLiteApplicationRecorder(SQLiteApplicationRecorder):
@@ -121,13 +136,45 @@ class EventStore(Application[UUID]):
     """The logbook's store opened only to read its events, as the projector does.
 
     It needs no secret key: it reads what the `Logbook` wrote, in its order.
+    It does need the master key when the store is encrypted.
     """
 
     name = "logbook"
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(env=library_env(settings))
+        try:
+            self._check_readable(settings)
+        except ConfigurationError:
+            Application.close(self)  # not a subclass's close: its __init__ has not run yet
+            raise
+
+    def _check_readable(self, settings: Settings) -> None:
+        """Raises `ConfigurationError` if the first or last event cannot be read with this configuration.
+
+        A store written with the other ``LOGBOOK_ENCRYPT_EVENTS``, or with another
+        master key, fails here, when it is opened, rather than later with garbage.
+        """
+        last = self.recorder.max_notification_id()
+        if not last:
+            return
+        for position in {1, last}:
+            for stored in self.recorder.select_notifications(start=position, limit=1):
+                try:
+                    state = self.mapper.cipher.decrypt(stored.state) if self.mapper.cipher else stored.state
+                    self.mapper.transcoder.decode(state)
+                except ValueError:
+                    raise ConfigurationError(_unreadable_store(settings)) from None
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         """The library's settings from `Settings` alone, never from the process environment."""
         return Environment(name, dict(env or {}))
+
+
+def _unreadable_store(settings: Settings) -> str:
+    path = sqlite_path(settings)
+    if settings.encrypt_events:
+        return (f"The event store {path} cannot be decrypted: it was written without "
+                "LOGBOOK_ENCRYPT_EVENTS=1, or with another LOGBOOK_MASTER_KEY.")
+    return (f"The event store {path} is encrypted: set LOGBOOK_ENCRYPT_EVENTS=1 "
+            "and the LOGBOOK_MASTER_KEY it was written with.")
