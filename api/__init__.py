@@ -57,10 +57,28 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from api import accounts, audit, clients, contacts, crossings, health, me, policies, profiles, teams, timelines
+    from api import (
+        accounts,
+        audit,
+        clients,
+        compare,
+        contacts,
+        crossings,
+        health,
+        me,
+        policies,
+        profiles,
+        replays,
+        research,
+        teams,
+        timelines,
+    )
 
     api = LogbookApi(app, spec_kwargs={"servers": [{"url": "/"}]})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     api.spec.options["security"] = [{"bearer": []}]
-    for module in (health, me, teams, accounts, profiles, contacts, clients, policies, timelines, crossings, audit):
+    for module in (
+        health, me, teams, accounts, profiles, contacts, clients, policies, timelines, crossings, audit, research,
+        replays, compare,
+    ):
         api.register_blueprint(module.blp)

@@ -179,6 +179,149 @@ def apply_retention_command(wait: float) -> None:
 # Research: `logbook export`, `logbook replay` and `logbook report compare` are added below this line.
 
 
+class ComparePeriodBound(click.ParamType):
+    """A date (midnight in Brussels) or an ISO 8601 date-time with its offset, as the API's ``from`` and ``to``."""
+
+    name = "DATE|DATETIME"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from logbook.compare import moment_or_date
+
+        try:
+            return moment_or_date(value) if isinstance(value, str) else value
+        except ValueError:
+            self.fail("not a date (2026-05-01) or a date-time with its offset (2026-05-01T09:00:00+02:00).",
+                      param, ctx)
+
+
+@main.group()
+def report() -> None:
+    """Reports for researchers, in aggregates only."""
+
+
+@report.command("compare")
+@click.option("--by", required=True, type=click.Choice(["site", "team", "profile_kind"]),
+              help="What to compare: sites, teams or profile kinds.")
+@click.option("--from", "start", type=ComparePeriodBound(), default=None,
+              help="Contacts from this date (midnight in Brussels) or date-time with offset, inclusive.")
+@click.option("--to", "end", type=ComparePeriodBound(), default=None, help="Contacts before this, exclusive.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True), help="The HTML file to write.")
+@click.option("--wait", default=30.0, show_default=True, help="Seconds to wait for the read model to catch up.")
+def compare_report(by: str, start: Any, end: Any, out: str, wait: float) -> None:
+    """Write one self-contained HTML file comparing sites, teams or profile kinds.
+
+    It reads the boundaries read model, so it first waits until that model
+    reflects every recorded event, and refuses, writing nothing, otherwise.
+    The same events give the same file, byte for byte.
+    """
+    from logbook.compare import compare
+    from logbook.compare_html import render
+    from projections.boundaries import BoundaryView
+
+    if start is not None and end is not None and start >= end:
+        raise click.BadParameter("must be later than --from.", param_hint="--to")
+    settings = _settings()
+    with _logbook() as app, closing(read_models.open_view(settings, "boundaries")) as view:
+        head = app.count_events()
+        if not view.wait_for(head, timeout=wait):
+            raise click.ClickException(
+                f"The boundaries read model is at position {view.position()} of {head}: "
+                "run `logbook projections run` or `rebuild boundaries` first. Nothing was written."
+            )
+        comparison = compare(app, cast(BoundaryView, view), by=by, start=start, end=end)
+    partial = f"{out}.partial"  # the whole file or nothing: a reader never sees half a report
+    try:
+        with open(partial, "wb") as file:
+            file.write(render(comparison).encode("utf-8"))
+        os.replace(partial, out)
+    except OSError as error:
+        raise click.ClickException(f"Cannot write {out}: {error.strerror}.") from None
+    click.echo(f"wrote {out}: {len(comparison.groups)} groups, events up to position {comparison.position}, "
+               f"{comparison.events_digest}", err=True)
+
+
+@main.command("replay")
+@click.option("--until", "until_text", required=True, metavar="DATETIME",
+              help="Replay the events recorded at or before this ISO 8601 date-time, given with its offset.")
+@click.option("--policy", "policy_spec", required=True, metavar="VERSION|FILE",
+              help="The one policy that judges every contact: a version (sector-agreement-2019 or a published "
+                   "one) or a JSON file holding a policy body, as POST /api/v1/policies takes it.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Where report.json goes.")
+def replay_command(until_text: str, policy_spec: str, out_dir: str) -> None:
+    """Replay the history as of a moment under one policy; write DIR/report.json and print its path.
+
+    The read models are rebuilt in DIR/scratch, never over the live ones, and
+    deleted once the report is written. The same events and policy give the same bytes.
+    """
+    from pathlib import Path
+
+    from events.errors import InvalidInputError
+    from logbook.replay import as_moment, policy_from_spec, replay
+
+    try:
+        until = as_moment(until_text)
+    except ValueError:
+        raise click.BadParameter("Must be an ISO 8601 date-time with its UTC offset, such as "
+                                 "2026-08-20T15:30:00+02:00.", param_hint="'--until'") from None
+    settings = _settings()
+    with _logbook() as app:
+        try:
+            policy = policy_from_spec(app.policies(), policy_spec)
+        except InvalidInputError as error:
+            where = "" if error.field == "policy" else f"{error.field}: "
+            raise click.BadParameter(f"{where}{error.message}", param_hint="'--policy'") from None
+        total = app.count_events()
+    with _projecting():
+        settings.require_research_key()
+        with tqdm(total=total, desc="replay", unit=" events", file=sys.stderr) as bar:
+            report = replay(settings, until, policy, Path(out_dir), bar.update)
+    click.echo(f"replayed {report.events} of {report.read} events, up to position {report.position}, "
+               f"under {report.policy_version}: {report.events_digest}", err=True)
+    click.echo(report.path)
+
+
+@main.command("export")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "parquet"]), required=True)
+@click.option("--from", "start", default=None, metavar="DATE|DATETIME",
+              help="Contacts that occurred from then on (a date is midnight in Brussels) [default: the first].")
+@click.option("--to", "end", default=None, metavar="DATE|DATETIME",
+              help="Contacts that occurred before then, exclusive [default: the last].")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, writable=True), required=True)
+@click.option("--wait", default=30.0, show_default=True, help="Seconds to wait for the read models to catch up.")
+def export_command(fmt: str, start: str | None, end: str | None, out_path: str, wait: float) -> None:
+    """Export the contacts of a period, pseudonymised for research; print how many.
+
+    One row per contact, as corrected, retracted ones flagged (docs/data-dictionary.md).
+    The export is recorded in the access audit as account 'operator', role admin,
+    address 'cli'. It first waits until both read models reflect every recorded
+    event, and refuses otherwise; a failed export leaves no file.
+    """
+    from logbook.audit import AuditAction, AuditEntry, AuditUnavailableError
+    from logbook.export import ExportError, PeriodError, export_contacts, parse_period
+
+    try:
+        period = parse_period(start, end)
+    except PeriodError as error:
+        raise click.BadParameter(str(error), param_hint=error.option) from None
+    entry = AuditEntry("operator", Role.ADMIN, AuditAction.EXPORT, None, None, utc_now(), "cli")
+    bar: list[tqdm[Any]] = []
+
+    def advance(done: int, total: int) -> None:
+        if not bar:
+            bar.append(tqdm(total=total, desc="contacts", unit=" contacts", file=sys.stderr))
+        bar[0].update(done - bar[0].n)
+    try:
+        count = export_contacts(_settings(), fmt, *period, out_path, advance, wait=wait, audit=entry)
+    except (ExportError, ConfigurationError, AuditUnavailableError, OSError) as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        for each in bar:
+            each.close()
+    click.echo(f"exported {count} contacts that occurred in [{start or 'the first'}, {end or 'the last'}) "
+               f"as {fmt} to {out_path}; recorded in the access audit", err=True)
+    click.echo(count)
+
+
 @main.group()
 def projections() -> None:
     """Keep the read models (timelines, boundary crossings) up to date."""

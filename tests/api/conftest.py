@@ -130,7 +130,7 @@ class Api:
 
 def app_config(data_dir: Any, clock: Clock) -> dict[str, Any]:
     return {"LOGBOOK_DATA_DIR": str(data_dir), "LOGBOOK_SECRET_KEY": "x" * 40, "LOGBOOK_MASTER_KEY": MASTER_KEY,
-            "CLOCK": clock}
+            "LOGBOOK_RESEARCH_KEY": "r" * 40, "CLOCK": clock}
 
 
 def add_first_admin(app: Flask) -> str:

@@ -74,6 +74,13 @@ class Matrix:
         role, team_id = ROLES[who]
         return self.world.add_account(f"{who}-twin-{self.serial()}", role=role, team_id=team_id)["account_id"]
 
+    @cached_property
+    def replay_id(self) -> str:
+        """A replay the researcher started, to read."""
+        response = self.world.post(f"{API}/research/replays", REPLAY, who="rita")
+        assert response.status_code == 202, response.get_data(as_text=True)
+        return str(response.get_json()["replay_id"])
+
     def new_worker(self) -> str:
         """A new worker of the own team, for others to act on."""
         return self.world.add_account(f"worker-{self.serial()}", team_id=OWN_TEAM)["account_id"]
@@ -248,6 +255,25 @@ def search_audit(m: Matrix, who: str | None) -> Any:
     return m.call("GET", f"{API}/audit", who)
 
 
+def research_events(m: Matrix, who: str | None) -> Any:
+    return m.call("GET", f"{API}/research/events?limit=10", who)
+
+
+REPLAY = {"until": "2025-03-01T12:00:00+00:00", "policy": "sector-agreement-2019"}
+
+
+def start_replay(m: Matrix, who: str | None) -> Any:
+    return m.call("POST", f"{API}/research/replays", who, REPLAY)
+
+
+def read_replay(m: Matrix, who: str | None) -> Any:
+    return m.call("GET", f"{API}/research/replays/{m.replay_id}", who)
+
+
+def compare_sites(m: Matrix, who: str | None) -> Any:
+    return m.call("GET", f"{API}/research/compare?by=site", who)
+
+
 ROWS: dict[str, Callable[[Matrix, str | None], Any]] = {
     "`GET /healthz`": healthz,
     "`GET /api/v1/me`": me,
@@ -280,6 +306,10 @@ ROWS: dict[str, Callable[[Matrix, str | None], Any]] = {
     "`POST /api/v1/crossings/{crossing_id}/reviews`": review_crossing,
     "`GET /api/v1/reports/boundaries`, `?by=team`": report,
     "`GET /api/v1/audit`": search_audit,
+    "`GET /api/v1/research/events`": research_events,
+    "`POST /api/v1/research/replays`": start_replay,
+    "`GET /api/v1/research/replays/{replay_id}`": read_replay,
+    "`GET /api/v1/research/compare`, `?by=site`": compare_sites,
 }
 
 

@@ -28,6 +28,10 @@ API_PATHS = {
     "/api/v1/crossings/{crossing_id}/reviews",
     "/api/v1/reports/boundaries",
     "/api/v1/audit",
+    "/api/v1/research/events",
+    "/api/v1/research/replays",
+    "/api/v1/research/replays/{replay_id}",
+    "/api/v1/research/compare",
 }
 
 
