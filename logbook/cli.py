@@ -30,7 +30,7 @@ from logbook.config import (
     ensure_secret_key,
 )
 from logbook.store import EventStore
-from projections.base import UnhandledEventError
+from projections.base import UnhandledEventError, View
 from projections.timelines import TimelineView
 
 GUNICORN_APP = "api:create_app()"
@@ -160,12 +160,7 @@ def apply_retention_command(wait: float) -> None:
 
     settings = _settings()
     with _logbook() as app, closing(read_models.open_view(settings, "timelines")) as view:
-        head = app.count_events()
-        if not view.wait_for(head, timeout=wait):
-            raise click.ClickException(
-                f"The timelines read model is at position {view.position()} of {head}: "
-                "run `logbook projections run` or `rebuild timelines` first. Nothing was shredded."
-            )
+        _wait_until_caught_up(app, view, "timelines", wait, "Nothing was shredded.")
         timelines = cast(TimelineView, view)
         with tqdm(desc="clients", unit=" clients", file=sys.stderr) as bar:
             run = apply_retention(app, timelines.clients_silent_since, bar.update)
@@ -222,12 +217,7 @@ def compare_report(by: str, start: Any, end: Any, out: str, wait: float) -> None
         raise click.BadParameter("must be later than --from.", param_hint="--to")
     settings = _settings()
     with _logbook() as app, closing(read_models.open_view(settings, "boundaries")) as view:
-        head = app.count_events()
-        if not view.wait_for(head, timeout=wait):
-            raise click.ClickException(
-                f"The boundaries read model is at position {view.position()} of {head}: "
-                "run `logbook projections run` or `rebuild boundaries` first. Nothing was written."
-            )
+        _wait_until_caught_up(app, view, "boundaries", wait, "Nothing was written.")
         comparison = compare(app, cast(BoundaryView, view), by=by, start=start, end=end)
     partial = f"{out}.partial"  # the whole file or nothing: a reader never sees half a report
     try:
@@ -356,6 +346,16 @@ def rebuild_projections(name: str | None) -> None:
     for each, bar in bars.items():
         bar.close()
         click.echo(f"rebuilt {each} from {counts[each]} events", err=True)
+
+
+def _wait_until_caught_up(app: Logbook, view: View, name: str, wait: float, nothing_done: str) -> None:
+    """Waits until the read model reflects every recorded event; refuses with a message otherwise."""
+    head = app.count_events()
+    if not view.wait_for(head, timeout=wait):
+        raise click.ClickException(
+            f"The {name} read model is at position {view.position()} of {head}: "
+            f"run `logbook projections run` or `rebuild {name}` first. {nothing_done}"
+        )
 
 
 def _progress(bars: dict[str, tqdm[Any]]) -> Callable[[str, int], None]:
