@@ -29,8 +29,8 @@ from events.policy import SECTOR_AGREEMENT_2019, PolicyHistory, PolicyTerms
 from events.vocabulary import Channel, Direction, Function, Nature, ProfileKind, Role, Service, Verdict
 from logbook import access
 from logbook.access import Action
-from logbook.account_cache import AccountCache
-from logbook.config import Settings
+from logbook.account_cache import SIGNAL_FILE, AccountCache, ChangeSignal
+from logbook.config import Settings, make_private_dir
 from logbook.keys import KeyStore, key_store_path
 from logbook.notes import Notes, SealedNote
 from logbook.pseudonyms import client_id_for
@@ -196,7 +196,9 @@ class Logbook(EventStore):
                                  lifetime=token_lifetime(self.settings), now=now)
             self.save(account, AccessToken.issue(token_id=token_id(token), account_id=account_id, now=now))
             return token
-        return _retrying(attempt)
+        token = _retrying(attempt)
+        self._account_changes.bump()
+        return token
 
     def revoke_tokens(self, actor: Account | None, account_id: str) -> int:
         """Revokes every token of an account; returns how many still worked. No actor: the command line."""
@@ -208,7 +210,9 @@ class Logbook(EventStore):
             revoked = account.revoke_tokens(lifetime=token_lifetime(self.settings), now=self.clock())
             self.save(account)
             return revoked
-        return _retrying(attempt)
+        revoked = _retrying(attempt)
+        self._account_changes.bump()
+        return revoked
 
     def deactivate_account(self, actor: Account | None, account_id: str) -> Account:
         """Deactivates an account (admin); its tokens stop working at once. No actor: the command line."""
@@ -220,7 +224,9 @@ class Logbook(EventStore):
             account.deactivate(deactivated_by=actor.account_id if actor is not None else None, now=self.clock())
             self.save(account)
             return account
-        return _retrying(attempt)
+        deactivated = _retrying(attempt)
+        self._account_changes.bump()
+        return deactivated
 
     def authenticate(self, token: str) -> Account | None:
         """The active account a live bearer token belongs to; None for a token unknown, revoked or expired."""
@@ -230,15 +236,22 @@ class Logbook(EventStore):
         except UnknownReferenceError:
             return None
         account = self._account_cache.latest(Account.id_for(issued.account_id))
+        if account is not None and issued.id not in account.tokens:
+            account = self._account_cache.latest(account.id, fresh=True)  # issued by another process
         live = account is not None and account.authenticates(
             token_id=issued.id, digest=digest, lifetime=token_lifetime(self.settings), now=self.clock(),
         )
         return account if live else None
 
     @cached_property
+    def _account_changes(self) -> ChangeSignal:
+        make_private_dir(self.settings.data_dir)
+        return ChangeSignal(self.settings.data_dir / SIGNAL_FILE)
+
+    @cached_property
     def _account_cache(self) -> AccountCache:
         # Accounts change (tokens, deactivation), so they are not kept in `_directory`.
-        return AccountCache(self)
+        return AccountCache(self, self._account_changes)
 
     def _stored_account(self, account_id: str) -> Account:
         """The account read afresh from the store, to record a change to it."""

@@ -200,3 +200,21 @@ def test_a_token_issued_or_rotated_in_one_process_works_in_another(world, open_l
 
     assert other_process.authenticate(rotated).account_id == "ann"
     assert other_process.authenticate(first) is None
+
+
+def test_authenticating_again_reads_nothing_from_the_store_until_an_account_changes(world, open_logbook, monkeypatch):
+    token = world.logbook.issue_token("ann")
+    web_worker = open_logbook()
+    web_worker.authenticate(token)
+    reads = []
+    select_events = web_worker.recorder.select_events
+    monkeypatch.setattr(web_worker.recorder, "select_events", lambda *a, **k: reads.append(a) or select_events(*a, **k))
+
+    for _ in range(3):
+        assert web_worker.authenticate(token).account_id == "ann"
+    quiet = len(reads)
+    world.logbook.revoke_tokens(world.admin, "bob")  # another account: still a signal
+    assert web_worker.authenticate(token).account_id == "ann"
+
+    assert quiet == 0
+    assert len(reads) == 1
