@@ -171,6 +171,9 @@ def apply_retention_command(wait: float) -> None:
     click.echo(run.shredded)
 
 
+# Operations: `logbook backup` and `logbook restore` are added below this line.
+
+
 # Research: `logbook export`, `logbook replay` and `logbook report compare` are added below this line.
 
 
