@@ -1,19 +1,22 @@
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from api.audit import AuditAction, audit
 from api.blueprint import Blueprint
+from api.errors import STATUS_OF_DOMAIN_ERROR, ErrorDetailSchema, ErrorSchema, _flatten
 from api.extension import logbook
 from api.fields import Text, moment, slug, text
-from api.guard import actor, allow
+from api.guard import accepts_body_up_to, actor, allow
 from events import Contact
 from events.contact import MAX_NOTE_LENGTH
+from events.errors import LogbookError
 from events.vocabulary import Direction, Nature
 from logbook.access import Action
 from logbook.application import ContactDraft, ContactReceipt, Receipt
@@ -23,6 +26,10 @@ blp = Blueprint("contacts", __name__, url_prefix="/api/v1/contacts", description
 HISTORY_TYPES: dict[type, str] = {
     Contact.Logged: "logged", Contact.Corrected: "corrected", Contact.Retracted: "retracted",
 }
+MAX_BATCH_CONTACTS = 500
+MAX_BATCH_BODY_BYTES = 1_048_576
+"""The batch alone accepts bodies over the guard's 64 KiB: 500 contacts with notes."""
+BATCH_SIZE_ERROR = f"A batch holds 1 to {MAX_BATCH_CONTACTS} contacts."
 
 
 class ContactFactsSchema(Schema):
@@ -60,6 +67,66 @@ class ContactReceiptSchema(Schema):
     client_id = fields.UUID()
     position = fields.Integer()
     recorded_at = fields.AwareDateTime(format="iso")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A contact of a batch refused before the application sees it, with the status it alone would have had."""
+
+    status: int
+    code: str
+    message: str
+    field_messages: dict[str, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, error: LogbookError) -> Refusal:
+        """The refusal as the error handlers answer ``error`` for a single contact."""
+        status = next(s for kind, s in STATUS_OF_DOMAIN_ERROR if isinstance(error, kind))
+        field_messages = {error.field: [error.message]} if error.field and status == 422 else {}
+        return cls(status, error.code, error.message, field_messages)
+
+    def result(self) -> dict[str, Any]:
+        return {"status": self.status, "error": self}
+
+
+class BatchContact(fields.Nested):
+    """A contact of a batch, loaded on its own: an invalid one loads as its `Refusal`, and the others still load."""
+
+    def deserialize(self, value: Any, attr: str | None = None, data: Any = None, **kwargs: Any) -> Any:
+        if not isinstance(value, dict):
+            return Refusal(400, "bad_request", "The body must be a JSON object.")  # as POST /contacts says
+        try:
+            return super().deserialize(value, attr, data, **kwargs)
+        except ValidationError as error:
+            return Refusal(422, "validation_error", "Some fields are invalid.", _flatten({"json": error.messages}))
+
+
+class ContactBatchSchema(Schema):
+    contacts = fields.List(
+        BatchContact(NewContactSchema), required=True,
+        validate=validate.Length(min=1, max=MAX_BATCH_CONTACTS, error=BATCH_SIZE_ERROR),
+        metadata={"description": f"1 to {MAX_BATCH_CONTACTS} contacts, each the body of POST /api/v1/contacts."},
+    )
+
+    @pre_load
+    def _refuse_too_many_before_loading_any(self, data: Any, **kwargs: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("contacts"), list):
+            if len(data["contacts"]) > MAX_BATCH_CONTACTS:
+                raise ValidationError(BATCH_SIZE_ERROR, field_name="contacts")
+        return data
+
+
+class ContactBatchResultSchema(Schema):
+    status = fields.Integer(required=True, metadata={
+        "description": "201 logged, 200 a repeat, else the status POST /api/v1/contacts would have answered",
+    })
+    body = fields.Nested(ContactReceiptSchema, metadata={"description": "With 201 and 200: the contact's receipt"})
+    error = fields.Nested(ErrorDetailSchema, metadata={"description": "Otherwise: why the contact was refused"})
+
+
+class ContactBatchResultsSchema(Schema):
+    results = fields.List(fields.Nested(ContactBatchResultSchema), required=True,
+                          metadata={"description": "One per contact of the batch, in its order"})
 
 
 class AmendmentReceiptSchema(Schema):
@@ -111,6 +178,20 @@ def log_contact(body: dict[str, Any]) -> Any:
     return receipt, 201 if receipt.created else 200
 
 
+@blp.route("/batch", methods=["POST"])
+@allow(Action.LOG_CONTACT)
+@accepts_body_up_to(MAX_BATCH_BODY_BYTES)
+@blp.arguments(ContactBatchSchema())
+@blp.response(200, ContactBatchResultsSchema)
+@blp.alt_response(413, schema=ErrorSchema, description=f"The body exceeds {MAX_BATCH_BODY_BYTES} bytes")
+def log_contacts(body: dict[str, Any]) -> Any:
+    """Log up to 500 contacts in one transaction, each answered as POST /contacts answers it (worker, team lead)."""
+    items = body["contacts"]
+    drafts = [ContactDraft(**item) for item in items if not isinstance(item, Refusal)]
+    outcomes = iter(logbook().log_contacts(actor(), drafts))
+    return {"results": [_result(item if isinstance(item, Refusal) else next(outcomes)) for item in items]}
+
+
 @blp.route("/<uuid:contact_id>", methods=["GET"])
 @allow(Action.READ_CONTACT)
 @blp.response(200, ContactSchema)
@@ -140,6 +221,14 @@ def correct_contact(body: dict[str, Any], contact_id: UUID) -> Any:
 def retract_contact(body: dict[str, Any], contact_id: UUID) -> Any:
     """Retract a contact that should not have been logged (its author, or a team lead)."""
     return _amendment(contact_id, logbook().retract_contact(actor(), contact_id, **body))
+
+
+def _result(outcome: Refusal | ContactReceipt | LogbookError) -> dict[str, Any]:
+    if isinstance(outcome, LogbookError):
+        outcome = Refusal.of(outcome)
+    if isinstance(outcome, Refusal):
+        return outcome.result()
+    return {"status": 201 if outcome.created else 200, "body": outcome}
 
 
 def _amendment(contact_id: UUID, receipt: Receipt) -> dict[str, Any]:

@@ -36,6 +36,14 @@ def allow(action: Action) -> Callable[[F], F]:
     return mark
 
 
+def accepts_body_up_to(max_bytes: int) -> Callable[[F], F]:
+    """Marks a view that accepts a body larger than `MAX_BODY_BYTES`, up to ``max_bytes``."""
+    def mark(view: F) -> F:
+        view.logbook_max_body_bytes = max_bytes  # type: ignore[attr-defined]
+        return view
+    return mark
+
+
 def public(view: F) -> F:
     """Marks a view that answers without a token."""
     view.logbook_public = True  # type: ignore[attr-defined]
@@ -55,8 +63,8 @@ def actor() -> Account:
 
 
 def _guard() -> None:
-    _check_size()
     view = current_app.view_functions.get(request.endpoint or "")
+    _check_size(getattr(view, "logbook_max_body_bytes", MAX_BODY_BYTES))
     if view is None or request.blueprint in PUBLIC_BLUEPRINTS or getattr(view, "logbook_public", False):
         return
     g.actor = _authenticated()
@@ -67,15 +75,15 @@ def _guard() -> None:
         _check_json_object()
 
 
-def _check_size() -> None:
-    """Refuses a body over the limit, by its declared length or, when chunked, by reading it."""
-    too_large = ApiError(413, "payload_too_large", f"The body exceeds {MAX_BODY_BYTES} bytes.")
+def _check_size(limit: int) -> None:
+    """Refuses a body over the view's limit, by its declared length or, when chunked, by reading it."""
+    too_large = ApiError(413, "payload_too_large", f"The body exceeds {limit} bytes.")
+    request.max_content_length = limit + 1  # werkzeug reads no more: a chunked body stops one byte past ours
     if request.content_length is not None:
-        if request.content_length > MAX_BODY_BYTES:
+        if request.content_length > limit:
             raise too_large
         return
-    # werkzeug stops reading a chunked body at MAX_CONTENT_LENGTH, one byte past ours.
-    if request.method in BODY_METHODS and len(request.get_data(cache=True)) > MAX_BODY_BYTES:
+    if request.method in BODY_METHODS and len(request.get_data(cache=True)) > limit:
         raise too_large
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
@@ -19,6 +19,7 @@ from events.contact import check_note
 from events.errors import (
     AlreadyExistsError,
     ContactIdConflictError,
+    LogbookError,
     NotFoundError,
     ProfileUsersError,
     UnknownReferenceError,
@@ -307,37 +308,33 @@ class Logbook(EventStore):
 
     def log_contact(self, actor: Account, draft: ContactDraft) -> ContactReceipt:
         """Records a contact; a repeat of an earlier request with its contact id is answered, not stored."""
-        access.require(actor, Action.LOG_CONTACT)
-        profile = self.profile(draft.profile_id)
-        organisation = self.team(profile.team_id).organisation
-        client_id = client_id_for(self._secret_key, organisation, draft.client_ref)
-        contact_id = draft.contact_id or uuid4()
-        if draft.note is not None:
-            # Sealing may make the client a key: only for a contact that will be recorded.
-            check_note(draft.note)
-            Contact.check_loggable(account=actor, profile=profile, occurred_at=draft.occurred_at, now=self.clock())
-            if draft.contact_id is not None and self._exists(contact_id):
-                unsealed = _draft_contact(draft, contact_id, client_id, actor, profile, None, self.clock())
-                repeat = self._repeat_of(cast(Contact.Logged, unsealed.pending_events[0]), actor, draft.note)
-                assert repeat is not None
-                return repeat
-        sealed = self._seal_note(client_id, contact_id, draft.note)
+        outcome = self.log_contacts(actor, [draft])[0]
+        if isinstance(outcome, LogbookError):
+            raise outcome
+        return outcome
 
-        def attempt() -> ContactReceipt:
-            now = self.clock()
-            contact = _draft_contact(draft, contact_id, client_id, actor, profile, sealed, now)
-            client = self._client_meeting(client_id, organisation, profile.team_id, now)
-            logged = cast(Contact.Logged, contact.pending_events[0])
-            try:
-                recordings = self.save(contact, client)
-            except IntegrityError:
-                repeat = self._repeat_of(logged, actor, draft.note) if draft.contact_id else None
-                if repeat is None:
-                    raise
-                return repeat
-            self._met.add((client_id, profile.team_id))
-            position = next(r.notification.id for r in recordings if r.domain_event.originator_id == contact_id)
-            return ContactReceipt(position, now, contact_id, client_id, created=True)
+    def log_contacts(self, actor: Account, drafts: Sequence[ContactDraft]) -> list[ContactReceipt | LogbookError]:
+        """Records a batch of contacts in one transaction; each is answered as `log_contact` answers it, or refused.
+
+        A contact id used by an earlier contact of the batch is a conflict. As in `log_contact`,
+        the save finds out whether a contact id (without a note) is taken: when it, or another
+        request's client, was written first, the whole batch is checked again, repeats first.
+        """
+        access.require(actor, Action.LOG_CONTACT)
+        contact_ids = [draft.contact_id or uuid4() for draft in drafts]
+        sealed: dict[int, SealedNote] = {}  # by index: sealed once, as `log_contact` seals before its attempts
+        attempts = 0
+
+        def attempt() -> list[ContactReceipt | LogbookError]:
+            nonlocal attempts
+            attempts += 1
+            batch = _ContactBatch(self.clock(), ids_may_be_taken=attempts > 1)
+            for index, (draft, contact_id) in enumerate(zip(drafts, contact_ids, strict=True)):
+                try:
+                    batch.outcomes.append(self._batch_contact(actor, batch, draft, contact_id, index, sealed))
+                except LogbookError as refusal:
+                    batch.outcomes.append(refusal)
+            return self._save_batch(batch)
         return _retrying(attempt)
 
     def contact_record(self, actor: Account, contact_id: UUID) -> ContactRecord:
@@ -395,9 +392,6 @@ class Logbook(EventStore):
                 if clear is not None:
                     readable[sealed.contact_id] = clear
         return readable
-
-    def _seal_note(self, client_id: UUID, contact_id: UUID, note: str | None) -> SealedNote | None:
-        return None if note is None else self.notes.seal(client_id, contact_id, note)
 
     def _readable_note(self, actor: Account, contact: Contact) -> str | None:
         if contact.sealed_note is None or contact.note_key_id is None:
@@ -555,6 +549,55 @@ class Logbook(EventStore):
             raise ContactIdConflictError("That contact id was used for another contact.", field="contact_id")
         return ContactReceipt(position, logged.timestamp, logged.originator_id, logged.client_id, created=False)
 
+    def _batch_contact(
+        self, actor: Account, batch: _ContactBatch, draft: ContactDraft, contact_id: UUID, index: int,
+        sealed: dict[int, SealedNote],
+    ) -> Contact | ContactReceipt:
+        """A contact of a batch checked in the order `log_contact` checks it: pending, or a repeat's receipt."""
+        profile = self.profile(draft.profile_id)
+        organisation = self.team(profile.team_id).organisation
+        client_id = client_id_for(self._secret_key, organisation, draft.client_ref)
+        if draft.note is not None:
+            check_note(draft.note)
+        Contact.check_loggable(account=actor, profile=profile, occurred_at=draft.occurred_at, now=batch.now)
+        batch.claim(contact_id)
+        contact = _draft_contact(draft, contact_id, client_id, actor, profile, None, batch.now)
+        if draft.contact_id is not None and (draft.note is not None or batch.ids_may_be_taken):
+            repeat = self._repeat_of(cast(Contact.Logged, contact.pending_events[0]), actor, draft.note)
+            if repeat is not None:
+                return repeat
+        if draft.note is not None:
+            if index not in sealed:
+                sealed[index] = self.notes.seal(client_id, contact_id, draft.note)
+            contact = _draft_contact(draft, contact_id, client_id, actor, profile, sealed[index], batch.now)
+        batch.add(contact, self._batch_client_meeting(batch, client_id, organisation, profile.team_id))
+        return contact
+
+    def _batch_client_meeting(
+        self, batch: _ContactBatch, client_id: UUID, organisation: str, team_id: str
+    ) -> Client | None:
+        """As `_client_meeting`, for a client that an earlier contact of the batch may have registered or met."""
+        client = batch.clients.get(client_id)
+        if client is not None:
+            client.meet(team_id=team_id, now=batch.now)  # saved with the client, where it was first pending
+            return None
+        client = self._client_meeting(client_id, organisation, team_id, batch.now)
+        if client is not None:
+            batch.clients[client_id] = client
+        return client
+
+    def _save_batch(self, batch: _ContactBatch) -> list[ContactReceipt | LogbookError]:
+        """Saves the batch's pending contacts and clients with one `save`, and answers each contact."""
+        recordings = self.save(*batch.aggregates) if batch.aggregates else []
+        positions = {r.domain_event.originator_id: r.notification.id for r in recordings}
+        answers: list[ContactReceipt | LogbookError] = []
+        for outcome in batch.outcomes:
+            if isinstance(outcome, Contact):
+                self._met.add((outcome.client_id, outcome.team_id))
+                outcome = ContactReceipt(positions[outcome.id], batch.now, outcome.id, outcome.client_id, created=True)
+            answers.append(outcome)
+        return answers
+
     def _note_of(self, logged: Contact.Logged) -> str | None:
         """The note of a recorded contact in clear, to compare a repeated request with; never shown."""
         if logged.sealed_note is None or logged.note_key_id is None:
@@ -652,6 +695,32 @@ _COMPARED_FIELDS = (
     "client_id", "profile_id", "direction", "nature", "occurred_at",
     "thread", "message_count", "duration_minutes", "topics",
 )
+
+
+@dataclass
+class _ContactBatch:
+    """One attempt at saving a batch of contacts: what each contact came to, and what to save."""
+
+    now: datetime
+    ids_may_be_taken: bool
+    """False on the first attempt: its save finds out, as `log_contact`'s does (a note's id is looked up first)."""
+    outcomes: list[Contact | ContactReceipt | LogbookError] = field(default_factory=list)
+    aggregates: list[Contact | Client] = field(default_factory=list)
+    """In the order single requests would save them: each contact, then its client if that changed."""
+    clients: dict[UUID, Client] = field(default_factory=dict)
+    """The clients the batch registers or meets, by id."""
+    claimed: set[UUID] = field(default_factory=set)
+
+    def claim(self, contact_id: UUID) -> None:
+        """Raises `ContactIdConflictError` when an earlier contact of the batch has that contact id."""
+        if contact_id in self.claimed:
+            raise ContactIdConflictError("An earlier contact of this batch has that contact id.", field="contact_id")
+        self.claimed.add(contact_id)
+
+    def add(self, contact: Contact, client: Client | None) -> None:
+        self.aggregates.append(contact)
+        if client is not None:
+            self.aggregates.append(client)
 
 
 def _draft_contact(

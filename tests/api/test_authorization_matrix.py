@@ -175,6 +175,16 @@ def log_contact(m: Matrix, who: str | None) -> Any:
     return m.call("POST", f"{API}/contacts", who, body)
 
 
+def log_contacts_in_batch(m: Matrix, who: str | None) -> Any:
+    """A batch answers 200 with each contact's own result: the status `POST /contacts` answers for it."""
+    body = m.world.contact_body("ann", client_ref=f"client-{m.serial()}", profile_id="jac-oostende-whatsapp")
+    response = m.call("POST", f"{API}/contacts/batch", who, {"contacts": [body]})
+    if response.status_code == 200:
+        (result,) = response.get_json()["results"]
+        assert result["status"] == log_contact(m, who).status_code
+    return response
+
+
 def read_contact(m: Matrix, who: str | None) -> Any:
     return m.call("GET", f"{API}/contacts/{m.contact['contact_id']}", who)
 
@@ -287,6 +297,8 @@ ROWS: dict[str, Callable[[Matrix, str | None], Any]] = {
     "`POST /api/v1/accounts/{account_id}/deactivation`, a worker of the team": deactivate_a_worker,
     "`POST /api/v1/profiles`, a shared profile of the team": register_profile,
     "`POST /api/v1/contacts`, through the team's shared profile": log_contact,
+    "`POST /api/v1/contacts/batch`, one contact through the team's shared profile (its result: as the row above)":
+        log_contacts_in_batch,
     "`GET /api/v1/contacts/{contact_id}`": read_contact,
     "`POST /api/v1/contacts/{contact_id}/corrections`, the own-team worker's contact": correct("ann"),
     "`POST /api/v1/contacts/{contact_id}/corrections`, a colleague's contact": correct("bob"),

@@ -12,6 +12,7 @@ API_PATHS = {
     "/api/v1/accounts/{account_id}/deactivation",
     "/api/v1/profiles",
     "/api/v1/contacts",
+    "/api/v1/contacts/batch",
     "/api/v1/contacts/{contact_id}",
     "/api/v1/contacts/{contact_id}/corrections",
     "/api/v1/contacts/{contact_id}/retraction",
