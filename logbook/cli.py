@@ -174,6 +174,85 @@ def apply_retention_command(wait: float) -> None:
 # Operations: `logbook backup` and `logbook restore` are added below this line.
 
 
+@main.command("backup")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, writable=True), required=True,
+              help="The archive to write (a gzipped tar), replaced if it exists.")
+@click.option("--include-keys", is_flag=True,
+              help="Put the secret, master and research keys in the archive too: it then opens every note.")
+def backup_command(out_path: str, include_keys: bool) -> None:
+    """Back up the event store, the key store and the audit log into one archive, online; print its path.
+
+    The web server and the projector may go on running. The read models are not
+    in it (a restore rebuilds them), nor the keys unless --include-keys. Delete
+    it within 30 days (docs/backup.md): only then is an erasure made since complete.
+    """
+    from pathlib import Path
+
+    from logbook.backup import BackupError, back_up
+
+    settings = _settings()
+    if include_keys:
+        click.echo("warning: the archive holds the master key: anyone who has it reads every note. "
+                   "Keep it apart from the backups of the data.", err=True)
+    try:
+        backup = back_up(settings, Path(out_path), include_keys=include_keys, now=utc_now())
+    except (BackupError, ConfigurationError, OSError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"backed up {backup.counts['events']} events, up to position {backup.head_position}, "
+               f"{'with' if backup.keys_included else 'without'} the keys, to {out_path}; "
+               f"delete it by {backup.delete_by:%Y-%m-%d}", err=True)
+    click.echo(out_path)
+
+
+@main.command("restore")
+@click.option("--from", "archive", type=click.Path(exists=True, dir_okay=False), required=True,
+              help="An archive written by `logbook backup`.")
+@click.option("--force", is_flag=True,
+              help="Move the data directory's databases aside, into before-restore-<time>/, rather than refuse.")
+def restore_command(archive: str, force: bool) -> None:
+    """Restore a backup into the data directory and rebuild the read models; print the last position restored.
+
+    Stop the web server and the projector first. Every file is checked against
+    the archive's manifest, and the configured keys against the backup's, before
+    anything changes. A data directory that holds data is refused unless --force.
+    """
+    from pathlib import Path
+
+    from logbook.backup import BackupError, restore
+
+    settings = _settings()
+    try:
+        restored = restore(settings, Path(archive), force=force, now=utc_now())
+    except (BackupError, ConfigurationError, OSError) as error:
+        raise click.ClickException(str(error)) from None
+    backup = restored.backup
+    for warning in restored.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if restored.moved_aside is not None:
+        click.echo(f"moved the data it replaced to {restored.moved_aside}", err=True)
+    click.echo(f"restored the backup of {backup.created_at.isoformat(timespec='seconds')} (logbook "
+               f"{backup.logbook_version}): {backup.counts['events']} events up to position {backup.head_position}, "
+               f"{backup.counts.get('data_keys', 0)} data keys, {backup.counts.get('audit_entries', 0)} audit entries",
+               err=True)
+    for name, count in _rebuild_restored(settings, backup.head_position).items():
+        click.echo(f"rebuilt {name} from {count} events", err=True)
+    click.echo("events recorded after the backup are not in it: apply again the erasures made since", err=True)
+    click.echo(backup.head_position)
+
+
+def _rebuild_restored(settings: Settings, head: int) -> dict[str, int]:
+    bars = {name: tqdm(total=head, desc=name, unit=" events", file=sys.stderr, position=i)
+            for i, name in enumerate(read_models.PROJECTIONS)}
+    try:
+        return read_models.rebuild_all(settings, utc_now, _progress(bars))
+    except (ConfigurationError, UnhandledEventError, read_models.RebuildError) as error:
+        raise click.ClickException(f"The backup was restored, but the read models were not rebuilt: {error} "
+                                   "Run `logbook projections rebuild`.") from None
+    finally:
+        for bar in bars.values():
+            bar.close()
+
+
 # Research: `logbook export`, `logbook replay` and `logbook report compare` are added below this line.
 
 

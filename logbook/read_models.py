@@ -52,7 +52,7 @@ def projector(settings: Settings, clock: Callable[[], datetime], names: Sequence
 
 def run(settings: Settings, clock: Callable[[], datetime], stop: threading.Event) -> None:
     """Follows the event store with every read model until ``stop`` is set."""
-    with _locked(settings, list(PROJECTIONS)), closing(projector(settings, clock)) as running:
+    with locked(settings, list(PROJECTIONS)), closing(projector(settings, clock)) as running:
         running.run(stop)
 
 
@@ -60,7 +60,7 @@ def rebuild(
     settings: Settings, name: str, clock: Callable[[], datetime], progress: Callable[[int], None]
 ) -> int:
     """Empties the named read model and projects every event again; returns how many events it read."""
-    with _locked(settings, [name]):
+    with locked(settings, [name]):
         return _rebuild(settings, name, clock, progress)
 
 
@@ -72,7 +72,7 @@ def rebuild_all(
     They read the same events and write different files, so on a machine with
     several cores the whole rebuild takes about as long as the slowest one.
     """
-    with _locked(settings, list(PROJECTIONS)):
+    with locked(settings, list(PROJECTIONS)):
         context = multiprocessing.get_context("fork")  # children inherit the clock, no pickling
         reports: multiprocessing.Queue[tuple[str, str, int | str]] = context.Queue()
         workers = [
@@ -129,7 +129,7 @@ class ProjectorRunningError(ConfigurationError):
 
 
 @contextmanager
-def _locked(settings: Settings, names: Sequence[str]) -> Iterator[None]:
+def locked(settings: Settings, names: Sequence[str]) -> Iterator[None]:
     with ExitStack() as stack:
         for name in names:
             stack.enter_context(_projection_lock(projections_dir(settings) / f"{name}.lock", name))
