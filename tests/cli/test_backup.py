@@ -419,7 +419,7 @@ def test_a_backup_of_an_encrypted_store_is_refused_without_the_encryption_settin
 def test_a_restore_refuses_while_a_projector_runs(original, tmp_path):
     settings = settings_of(tmp_path / "var")
 
-    with read_models._locked(settings, list(read_models.PROJECTIONS)):  # as `logbook projections run` holds them
+    with read_models.locked(settings, list(read_models.PROJECTIONS)):  # as `logbook projections run` holds them
         result = run(settings.data_dir, "restore", "--from", str(original.archive))
 
     assert result.exit_code == 1
