@@ -5,7 +5,9 @@ One module maps the domain's errors and HTTP's to statuses, once.
 
 from __future__ import annotations
 
+import errno
 import logging
+import sqlite3
 import traceback
 from typing import Any
 
@@ -46,7 +48,17 @@ CODE_OF_STATUS = {
     429: "too_many_requests",
     500: "internal_error",
     503: "unavailable",
+    507: "insufficient_storage",
 }
+
+OUT_OF_SPACE_RETRY_AFTER_SECONDS = 60
+"""Space comes back when someone frees it, not in a second: clients need not hammer a full disk."""
+OUT_OF_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+UNAVAILABLE_SQLITE_CODES = frozenset({
+    sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN,
+    sqlite3.SQLITE_PROTOCOL, sqlite3.SQLITE_READONLY,
+})
+"""SQLite's answers that mean a file beside the store cannot be used now, not that the code is wrong."""
 
 
 class ErrorDetailSchema(Schema):
@@ -112,7 +124,14 @@ def _unexpected_error(error: Exception) -> Response:
     if isinstance(error, ConfigurationError):
         log.error("configuration error: %s", error)
         return error_response(503, "unavailable", "The logbook is not configured.")
-    if isinstance(error, OperationalError):
+    full = _out_of_space(error)
+    if full is not None:
+        # The event store, the key store, the audit log, the throttle or the account signal:
+        # which one is in the frames; SQLite's or the system's name of the fault, never a path or input.
+        log.error("out of space (%s) while answering a request at %s", full, _where(error))
+        return error_response(507, "insufficient_storage", "The store is out of space; try again later.",
+                              headers={"Retry-After": str(OUT_OF_SPACE_RETRY_AFTER_SECONDS)})
+    if isinstance(error, OperationalError) or _sqlite_unavailable(error):
         # The database's own words ("database is locked", "disk I/O error") quote no input.
         log.error("store unavailable: %s", error)
         return error_response(503, "unavailable", "The store is unavailable; try again.",
@@ -123,10 +142,49 @@ def _unexpected_error(error: Exception) -> Response:
         return error_response(503, "unavailable", "The audit log is unavailable; try again.",
                               headers={"Retry-After": "1"})
     # The class and the frames are logged, never the text: it might quote input.
-    frames = traceback.extract_tb(error.__traceback__)[-8:]
-    where = " <- ".join(f"{f.filename}:{f.lineno} in {f.name}" for f in reversed(frames))
-    log.error("unexpected %s while answering a request at %s", type(error).__name__, where)
+    log.error("unexpected %s while answering a request at %s", type(error).__name__, _where(error))
     return error_response(500, "internal_error", InternalServerError.description)
+
+
+def _where(error: BaseException) -> str:
+    frames = traceback.extract_tb(error.__traceback__)[-8:]
+    return " <- ".join(f"{f.filename}:{f.lineno} in {f.name}" for f in reversed(frames))
+
+
+def _out_of_space(error: BaseException) -> str | None:
+    """SQLite's or the system's name for a full disk (or quota) behind ``error``, or None.
+
+    The event store's errors wrap SQLite's, and the audit log's wrap SQLite's or
+    the system's, so the chain of causes is followed.
+    """
+    for cause in _causes(error):
+        if isinstance(cause, OSError) and cause.errno in OUT_OF_SPACE_ERRNOS:
+            return errno.errorcode[cause.errno]
+        if isinstance(cause, sqlite3.Error) and _primary_code(cause) == sqlite3.SQLITE_FULL:
+            return "SQLITE_FULL"
+        if isinstance(cause, (sqlite3.OperationalError, OperationalError)) and "disk is full" in str(cause):
+            return "SQLITE_FULL"
+    return None
+
+
+def _sqlite_unavailable(error: BaseException) -> bool:
+    """True for SQLite's own error from a file beside the store (keys, throttle) that cannot be used now."""
+    return isinstance(error, sqlite3.OperationalError) and _primary_code(error) in UNAVAILABLE_SQLITE_CODES
+
+
+def _primary_code(error: sqlite3.Error) -> int | None:
+    code = getattr(error, "sqlite_errorcode", None)
+    return None if code is None else code & 0xFF  # the extended code's low byte is the primary one
+
+
+def _causes(error: BaseException, limit: int = 8) -> list[BaseException]:
+    """The error and what it was raised from or while handling, nearest first, each once."""
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and len(chain) < limit and all(current is not seen for seen in chain):
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
 
 
 def _flatten(messages: dict[str, Any]) -> dict[str, list[str]]:

@@ -24,30 +24,44 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 
 from events.account import Account
+from logbook.config import make_private_dir
 
 SIGNAL_FILE = "accounts.changed"
 
 
 class ChangeSignal:
-    """A file whose content changes whenever an account lost a token or was deactivated.
+    """A file whose 16 bytes change whenever an account lost a token or was deactivated.
 
-    The content is random bytes, replaced atomically, so no two changes look
-    alike, whatever the file system's timestamps.
+    The bytes are random and overwritten in place: overwriting needs no new
+    block, so the signal still moves when the disk is full, and no two changes
+    look alike, whatever the file system's timestamps. A torn read looks like
+    a change, which costs a refresh and nothing else.
     """
+
+    SIZE = 16
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        make_private_dir(path.parent)
+        if not path.exists():
+            self._write(os.urandom(self.SIZE))
 
     def read(self) -> bytes:
         try:
-            return self.path.read_bytes()
+            with open(self.path, "rb") as signal:
+                return signal.read(self.SIZE)
         except FileNotFoundError:
             return b""
 
     def bump(self) -> None:
-        fresh = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}")
-        fresh.write_bytes(os.urandom(16))
-        os.replace(fresh, self.path)
+        self._write(os.urandom(self.SIZE))
+
+    def _write(self, content: bytes) -> None:
+        descriptor = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            os.pwrite(descriptor, content, 0)
+        finally:
+            os.close(descriptor)
 
 
 @dataclass(frozen=True)

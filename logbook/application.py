@@ -31,7 +31,7 @@ from events.vocabulary import Channel, Direction, Function, Nature, ProfileKind,
 from logbook import access
 from logbook.access import Action
 from logbook.account_cache import SIGNAL_FILE, AccountCache, ChangeSignal
-from logbook.config import Settings, make_private_dir
+from logbook.config import Settings
 from logbook.keys import KeyStore, key_store_path
 from logbook.notes import Notes, SealedNote
 from logbook.pseudonyms import client_id_for
@@ -115,6 +115,7 @@ class Logbook(EventStore):
         self._directory: dict[UUID, Any] = {}
         self._met: set[tuple[UUID, str]] = set()
         self._notes: Notes | None = None
+        self._account_changes  # noqa: B018 - made now, while there is room for the file: bumps overwrite it
 
     def close(self) -> None:
         if self._notes is not None:
@@ -246,7 +247,6 @@ class Logbook(EventStore):
 
     @cached_property
     def _account_changes(self) -> ChangeSignal:
-        make_private_dir(self.settings.data_dir)
         return ChangeSignal(self.settings.data_dir / SIGNAL_FILE)
 
     @cached_property
