@@ -39,8 +39,8 @@ class ContactFactsSchema(Schema):
     nature = fields.Enum(Nature, by_value=True)
     occurred_at = moment()
     thread = Text(allow_none=True, validate=validate.Length(max=100))
-    message_count = fields.Integer(validate=validate.Range(min=1, max=100_000))
-    duration_minutes = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=24 * 60))
+    message_count = fields.Integer(strict=True, validate=validate.Range(min=1, max=100_000))
+    duration_minutes = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=0, max=24 * 60))
     topics = fields.List(slug(), validate=validate.Length(max=10))
 
 
@@ -53,8 +53,8 @@ class NewContactSchema(ContactFactsSchema):
     occurred_at = moment(required=True)
     contact_id = fields.UUID(load_default=None, metadata={"description": "Makes a repeat idempotent."})
     thread = Text(load_default=None, allow_none=True, validate=validate.Length(max=100))
-    message_count = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
-    duration_minutes = fields.Integer(load_default=None, allow_none=True,
+    message_count = fields.Integer(strict=True, load_default=1, validate=validate.Range(min=1, max=100_000))
+    duration_minutes = fields.Integer(strict=True, load_default=None, allow_none=True,
                                       validate=validate.Range(min=0, max=24 * 60))
     topics = fields.List(slug(), load_default=list, validate=validate.Length(max=10))
     note = text(MAX_NOTE_LENGTH, load_default=None, allow_none=True, load_only=True, metadata={

@@ -33,6 +33,7 @@ class PolicyBodySchema(Schema):
         metadata={"description": "A silence this long ends a conversation; 24 when not given."},
     )
     retention_years = fields.Integer(
+        strict=True,  # 5.5 is refused, not stored as 5
         validate=validate.Range(min=1, max=MAX_RETENTION_YEARS),
         metadata={"description": "Notes of a client are shredded this long after its last contact; 5 when not given."},
     )

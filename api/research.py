@@ -16,6 +16,8 @@ from logbook.export import research_events
 from logbook.research import ResearchView
 
 MAX_EVENTS_PER_PAGE = 1000
+MAX_POSITION = 2**63 - 1
+"""A position is a 64-bit integer in the store; a larger `after` would overflow the store's query."""
 
 blp = Blueprint(
     "research", __name__, url_prefix="/api/v1",
@@ -25,7 +27,7 @@ blp = Blueprint(
 
 class ResearchEventsQuerySchema(Schema):
     after = fields.Integer(
-        load_default=0, validate=validate.Range(min=0),
+        load_default=0, validate=validate.Range(min=0, max=MAX_POSITION),
         metadata={"description": "The position after which to read: 0 for the first page, then next_after."},
     )
     limit = fields.Integer(

@@ -34,8 +34,8 @@ from logbook.config import Settings, make_private_dir
 from projections.storage import MOMENT_PART, decode_cursor, encode_cursor, key, moment_of, moment_text
 
 AUDIT_SQLITE_FILE = "audit.sqlite3"
-AUDIT_CURSOR = (MOMENT_PART, re.compile(r"[1-9]\d{0,18}"))
-"""A page's cursor: the time and row number of its last entry."""
+AUDIT_CURSOR = (MOMENT_PART, re.compile(r"[1-9]\d{0,17}"))
+"""A page's cursor: the time and row number of its last entry (at most 18 digits, so it fits SQLite's integer)."""
 
 
 class AuditAction(StrEnum):

@@ -232,3 +232,15 @@ def test_a_correction_by_another_worker_of_the_team_is_forbidden(world, events_i
     assert world.error_of(response)["code"] == "not_author"
     assert events_in_store() == before
     assert world.get(path, who="ann").get_json()["nature"] == "keeping_in_touch"
+
+
+@pytest.mark.parametrize("field, value", [("message_count", 2.7), ("message_count", "3"),
+                                          ("duration_minutes", 3.9), ("duration_minutes", True)])
+def test_a_count_that_is_not_a_whole_number_is_refused_not_truncated(world, events_in_store, field, value):
+    before = events_in_store()
+
+    response = world.log_contact("ann", **{field: value})
+
+    assert response.status_code == 422
+    assert set(world.error_of(response)["fields"]) == {field}
+    assert events_in_store() == before
