@@ -284,7 +284,7 @@ def stored_moment_truncator(unit: str) -> Callable[[str], str]:
 
 def _research_form(research: ResearchView, unit: str) -> Callable[[tuple[Any, ...]], dict[str, Any]]:
     """The research form of a row of `_SELECT_CONTACTS`; ids are stored as the ``.hex`` the pseudonyms take."""
-    pseudonym, thread_of = research.pseudonyms.of, research.thread
+    pseudonym, once, thread_of = research.pseudonyms.of, research.pseudonyms.once, research.thread
     moment = stored_moment_truncator(unit)
 
     def form(row: tuple[Any, ...]) -> dict[str, Any]:
@@ -292,12 +292,12 @@ def _research_form(research: ResearchView, unit: str) -> Callable[[tuple[Any, ..
          channel, profile_kind, direction, nature, occurred_at, recorded_at, message_count, duration_minutes,
          topics, note_key_id, corrected, retracted, referred_hours) = row
         return {
-            "contact": pseudonym("contact", contact_id),
+            "contact": once("contact", contact_id),
             "client": pseudonym("client", client_id),
             "account": pseudonym("account", account_id),
             "profile": pseudonym("profile", profile_id),
             "thread": thread_of(thread),
-            "conversation": None if conversation_id is None else pseudonym("conversation", conversation_id),
+            "conversation": None if conversation_id is None else once("conversation", conversation_id),
             "team_id": team_id,
             "site": site,
             "account_function": function,

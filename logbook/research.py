@@ -1,8 +1,8 @@
 """What researchers see of an event: pseudonyms from a key of their own, named teams, coarse times, no text.
 
 Clients, accounts, profiles (a personal profile names its worker), contacts,
-follow-ups, crossings and threads appear under research pseudonyms: an HMAC
-with `LOGBOOK_RESEARCH_KEY` of the operational id, so a research export joins
+follow-ups, crossings and threads appear under research pseudonyms: a keyed
+hash (a MAC) with `LOGBOOK_RESEARCH_KEY` of the operational id, so a research export joins
 with nothing operational, and the same key gives the same pseudonyms in every
 export. Teams, sites and organisations stay named. Free text (notes, reasons,
 review comments, names of people) is left out, and every moment is truncated
@@ -14,7 +14,7 @@ export, the replay's report and the comparison report all take it from here.
 
 from __future__ import annotations
 
-import hmac
+import hashlib
 from collections.abc import Callable
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -26,9 +26,9 @@ from events.catalogue import events_of
 from events.listings import LISTINGS
 
 PSEUDONYM_BYTES = 10
-"""Of the HMAC, in hex: 80 bits, no collision among a sector's ids."""
+"""Of the keyed hash, in hex: 80 bits, no collision among a sector's ids."""
 CACHED_PSEUDONYMS = 65_536
-"""Bounds the memory of a long export; a miss costs one HMAC."""
+"""Bounds the memory of a long export; a miss costs one keyed hash."""
 
 NOT_FOR_RESEARCH: tuple[type, ...] = (
     *events_of(AccessToken), Account.TokenIssued, Account.TokensRevoked, Account.Deactivated, *LISTINGS,
@@ -41,11 +41,17 @@ class UnknownEventError(Exception):
 
 
 class Pseudonyms:
-    """Research pseudonyms: ``<kind>-<20 hex digits>`` of an HMAC-SHA256 of the id."""
+    """Research pseudonyms: ``<kind>-<20 hex digits>``, a keyed BLAKE2b of the kind and the id.
+
+    Keyed BLAKE2b is a MAC like HMAC, at a quarter of its cost in Python. Ids
+    that recur (clients, accounts, profiles, threads) are remembered; ids that
+    appear once (contacts, conversations) are not, so they never push the
+    others out of the cache.
+    """
 
     def __init__(self, key: bytes) -> None:
-        self._key = key
-        self.of = lru_cache(maxsize=CACHED_PSEUDONYMS)(self._pseudonym)
+        self._key = hashlib.sha256(key).digest()
+        self.of = lru_cache(maxsize=CACHED_PSEUDONYMS)(self.once)
 
     def client(self, client_id: UUID) -> str:
         return self.of("client", client_id.hex)
@@ -57,11 +63,12 @@ class Pseudonyms:
         return self.of("profile", profile_id)
 
     def contact(self, contact_id: UUID) -> str:
-        return self.of("contact", contact_id.hex)
+        return self.once("contact", contact_id.hex)
 
-    def _pseudonym(self, kind: str, operational_id: str) -> str:
-        digest = hmac.digest(self._key, f"{kind}\0{operational_id}".encode(), "sha256")
-        return f"{kind}-{digest[:PSEUDONYM_BYTES].hex()}"
+    def once(self, kind: str, operational_id: str) -> str:
+        """The pseudonym, computed afresh: for an id that recurs seldom."""
+        digest = hashlib.blake2b(f"{kind}\0{operational_id}".encode(), key=self._key, digest_size=PSEUDONYM_BYTES)
+        return f"{kind}-{digest.hexdigest()}"
 
 
 def truncator(unit: str) -> Callable[[datetime], str]:
