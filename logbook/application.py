@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -12,6 +13,7 @@ from typing import Any, TypeVar, cast
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, EventSourcedLog
+from eventsourcing.domain import DomainEvent
 from eventsourcing.persistence import IntegrityError
 
 from events import AccessToken, Account, Client, Contact, Policy, Profile, Review, Team
@@ -39,6 +41,7 @@ from logbook.store import EventStore, events_with_positions
 from logbook.tokens import new_token, token_digest, token_id, token_lifetime
 
 T = TypeVar("T")
+L = TypeVar("L", bound=DomainEvent)
 
 MAX_ATTEMPTS = 20
 """How often a command is retried when another request changed the same aggregate first."""
@@ -133,7 +136,7 @@ class Logbook(EventStore):
                 team_id=team_id, name=name, organisation=organisation, site=site,
                 service=service, now=self.clock(),
             )
-            listed = self._teams_log.trigger_event(team_id=team_id)
+            listed = _listing(self._teams_log, team.created_on, team_id=team_id)
             self._save_new(team, listed, what=f"team '{team_id}'")
             return team
         return _retrying(attempt)
@@ -289,7 +292,7 @@ class Logbook(EventStore):
                 profile_id=profile_id, channel=channel, kind=kind, team_id=team_id,
                 users=users, now=self.clock(),
             )
-            listed = self._profiles_log(team_id).trigger_event(profile_id=profile_id)
+            listed = _listing(self._profiles_log(team_id), profile.created_on, profile_id=profile_id)
             self._save_new(profile, listed, what=f"profile '{profile_id}'")
             return profile
         return _retrying(attempt)
@@ -640,7 +643,7 @@ class Logbook(EventStore):
             now = self.clock()
             policy = Policy.publish(body=body, now=now)
             version = policy.terms.version
-            listed = self._policies_log().trigger_event(version=version)
+            listed = _listing(self._policies_log(), now, version=version)
             position = self._save_new_at(policy, listed, what=f"policy version '{version}'")
             return policy.terms, Receipt(position, now)
         return _retrying(attempt)
@@ -721,6 +724,16 @@ class _ContactBatch:
         self.aggregates.append(contact)
         if client is not None:
             self.aggregates.append(client)
+
+
+def _listing(log: EventSourcedLog[L], now: datetime, **entry: Any) -> L:
+    """The log's next entry, stamped with the application's clock like every other event.
+
+    The library stamps log entries with the wall clock; a store written with
+    another clock (the demo, a test, a replay's store) would then hold entries
+    out of its own time.
+    """
+    return dataclasses.replace(log.trigger_event(**entry), timestamp=now)
 
 
 def _draft_contact(
