@@ -39,6 +39,7 @@ from typing import IO, Any
 from logbook import read_models
 from logbook.audit import AUDIT_SQLITE_FILE
 from logbook.config import MASTER_KEY_FILE, RESEARCH_KEY_FILE, SECRET_KEY_FILE, Settings, make_private_dir
+from logbook.files import write_whole
 from logbook.keys import KEYS_FILE
 from logbook.store import SQLITE_FILE, sqlite_path
 
@@ -215,22 +216,14 @@ def _counts(copies: dict[str, Path]) -> dict[str, int]:
 
 def _write_archive(backup: Backup, copies: dict[str, Path], out: Path) -> None:
     """A gzipped tar, manifest first, written beside ``out`` (mode 0600) and renamed: whole or not at all."""
-    fd, partial = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            with tarfile.open(fileobj=file, mode="w:gz", compresslevel=6) as tar:
-                manifest = backup.to_json()
-                tar.addfile(_member(MANIFEST, len(manifest)), BytesIO(manifest))
-                for name, path in copies.items():
-                    with open(path, "rb") as copy:
-                        tar.addfile(_member(name, path.stat().st_size), copy)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(partial, out)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(partial)
-        raise
+    def write(file: IO[bytes]) -> None:
+        with tarfile.open(fileobj=file, mode="w:gz", compresslevel=6) as tar:
+            manifest = backup.to_json()
+            tar.addfile(_member(MANIFEST, len(manifest)), BytesIO(manifest))
+            for name, path in copies.items():
+                with open(path, "rb") as copy:
+                    tar.addfile(_member(name, path.stat().st_size), copy)
+    write_whole(out, write)
 
 
 def _member(name: str, size: int) -> tarfile.TarInfo:

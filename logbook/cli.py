@@ -13,6 +13,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
+from pathlib import Path
 from typing import Any, cast
 
 import click
@@ -29,6 +30,7 @@ from logbook.config import (
     ensure_research_key,
     ensure_secret_key,
 )
+from logbook.files import write_bytes_whole
 from logbook.store import EventStore
 from projections.base import UnhandledEventError, View
 from projections.timelines import TimelineView
@@ -186,7 +188,6 @@ def backup_command(out_path: str, include_keys: bool) -> None:
     in it (a restore rebuilds them), nor the keys unless --include-keys. Delete
     it within 30 days (docs/backup.md): only then is an erasure made since complete.
     """
-    from pathlib import Path
 
     from logbook.backup import BackupError, back_up
 
@@ -216,7 +217,6 @@ def restore_command(archive: str, force: bool) -> None:
     the archive's manifest, and the configured keys against the backup's, before
     anything changes. A data directory that holds data is refused unless --force.
     """
-    from pathlib import Path
 
     from logbook.backup import BackupError, restore
 
@@ -301,11 +301,8 @@ def compare_report(by: str, start: Any, end: Any, out: str, wait: float) -> None
     with _logbook() as app, closing(read_models.open_view(settings, "boundaries")) as view:
         _wait_until_caught_up(app, view, "boundaries", wait, "Nothing was written.")
         comparison = compare(app, cast(BoundaryView, view), by=by, start=start, end=end)
-    partial = f"{out}.partial"  # the whole file or nothing: a reader never sees half a report
     try:
-        with open(partial, "wb") as file:
-            file.write(render(comparison).encode("utf-8"))
-        os.replace(partial, out)
+        write_bytes_whole(Path(out), render(comparison).encode("utf-8"))
     except OSError as error:
         raise click.ClickException(f"Cannot write {out}: {error.strerror}.") from None
     click.echo(f"wrote {out}: {len(comparison.groups)} groups, events up to position {comparison.position}, "
@@ -325,7 +322,6 @@ def replay_command(until_text: str, policy_spec: str, out_dir: str) -> None:
     The read models are rebuilt in DIR/scratch, never over the live ones, and
     deleted once the report is written. The same events and policy give the same bytes.
     """
-    from pathlib import Path
 
     from events.errors import InvalidInputError
     from logbook.replay import as_moment, policy_from_spec, replay

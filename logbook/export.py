@@ -18,12 +18,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
 import sqlite3
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import ExitStack, closing, suppress
+from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from enum import StrEnum
@@ -41,6 +39,7 @@ from eventsourcing.application import Application
 from logbook import read_models
 from logbook.audit import AuditEntry, audit_log
 from logbook.config import Settings
+from logbook.files import write_whole
 from logbook.research import ResearchView
 from logbook.store import EventStore
 from projections.base import View
@@ -225,7 +224,7 @@ def export_contacts(
         total = connection.execute(f"SELECT COUNT(*) {_CONTACTS}", params).fetchone()[0]
         rows = _research_rows(_fetched(connection.execute(_SELECT_CONTACTS, params)), research,
                               settings.research_time_unit)
-        return _publish(Path(out_path), lambda file: WRITERS[fmt](file, _counted(rows, total, progress)))
+        return write_whole(Path(out_path), lambda file: WRITERS[fmt](file, _counted(rows, total, progress)))
 
 
 def _caught_up(settings: Settings, views: Sequence[View], wait: float) -> int:
@@ -330,25 +329,6 @@ def _counted(rows: Iterable[dict[str, Any]], total: int, progress: Progress | No
         done += 1
         if done % FETCH_ROWS == 0 or done == total:
             progress(done, total)
-
-
-# Writing: a temporary file beside the target, renamed at the end.
-
-
-def _publish(out_path: Path, write: Callable[[IO[bytes]], int]) -> int:
-    """Runs ``write`` on a new private file beside ``out_path`` and renames it there once it is complete."""
-    descriptor, temporary = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".part")
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            count = write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, out_path)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-    return count
 
 
 def _write_jsonl(file: IO[bytes], rows: Iterable[dict[str, Any]]) -> int:

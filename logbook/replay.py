@@ -44,6 +44,7 @@ from events.errors import InvalidInputError
 from events.policy import BUILT_IN_VERSION, PolicyTerms, terms_from_body
 from logbook.config import ConfigurationError, Settings, make_private_dir
 from logbook.digest import EventsDigest
+from logbook.files import write_bytes_whole
 from logbook.read_models import PROJECTIONS
 from logbook.research import ResearchView
 from logbook.store import EventStore
@@ -117,7 +118,7 @@ def replay(
     finally:
         _remove_views(scratch)
     path = out_dir / REPORT_FILE
-    write_atomically(path, report_bytes(body))
+    write_bytes_whole(path, report_bytes(body))
     return ReplayReport(path, digest.position, policy.version, digest.hexdigest(), digest.count, read, body)
 
 
@@ -271,16 +272,6 @@ def moment_text(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat()
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Writes a file that readers see whole or not at all."""
-    partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
-    with open(partial, "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(partial, path)
-
-
 # Replays as jobs of the web process.
 
 MAX_RUNNING_REPLAYS = 2
@@ -340,7 +331,7 @@ class ReplayJobs:
                 "replay_id": str(replay_id), "status": "running", "until": moment_text(until),
                 "policy_version": policy.version, **_this_process(),
             }
-            write_atomically(job_dir / STATUS_FILE, _json(status))
+            write_bytes_whole(job_dir / STATUS_FILE, _json(status))
         threading.Thread(target=self._run, args=(job_dir, status, until, policy), daemon=True,
                          name=f"replay-{replay_id.hex[:8]}").start()
         return _job(status)
@@ -362,9 +353,9 @@ class ReplayJobs:
             replay(self.settings, until, policy, job_dir)
         except Exception as error:  # a job has no caller to raise to: its status tells
             _log_failure(error)
-            write_atomically(job_dir / STATUS_FILE, _json({**status, "status": "failed", "error": _reason(error)}))
+            write_bytes_whole(job_dir / STATUS_FILE, _json({**status, "status": "failed", "error": _reason(error)}))
         else:
-            write_atomically(job_dir / STATUS_FILE, _json({**status, "status": "done"}))
+            write_bytes_whole(job_dir / STATUS_FILE, _json({**status, "status": "done"}))
 
     def _running(self) -> int:
         statuses = (self._status(job_dir) for job_dir in self.root.iterdir() if job_dir.is_dir())
