@@ -26,68 +26,49 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import hashlib
-import json
-import multiprocessing
-import os
-import platform
 import pstats
 import random
 import resource
-import shutil
 import sqlite3
 import statistics
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from importlib.metadata import version
 from pathlib import Path
-from typing import Any, TypeVar
 
-# Run as a script, this file's folder comes first on the path, where this file
-# would stand in for the `projections` package it measures.
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).resolve().parent]
+# Run as a script, this file's folder comes first on the path, where bench/projections.py
+# would stand in for the `projections` package: the repository's root takes its place.
+BENCH = Path(__file__).resolve().parent
+sys.path[:] = [str(BENCH.parent)] + [entry for entry in sys.path if Path(entry or ".").resolve() != BENCH]
 
+from bench.demo_store import MONTHS, PAGE, SECRET_KEY, DemoStore, demo_store, in_child, machine, read_and_decode  # noqa: E402
 from logbook import read_models  # noqa: E402
-from logbook.application import Logbook  # noqa: E402
 from logbook.config import Settings  # noqa: E402
-from logbook.demo import BUSIEST_CLIENT_REF, ORGANISATION, load_demo  # noqa: E402
+from logbook.demo import BUSIEST_CLIENT_REF, ORGANISATION  # noqa: E402
 from logbook.pseudonyms import client_id_for  # noqa: E402
-from logbook.store import SQLITE_FILE, EventStore  # noqa: E402
+from logbook.store import SQLITE_FILE  # noqa: E402
 from projections.timelines import TimelineView  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-CACHE = ROOT / "bench" / ".cache"
-SECRET_KEY = b"bench-secret-key-bench-secret-key-0123456789"
-MONTHS = 60
-"""The stores span five years, so that clients keep a few conversations each, as in the demo."""
-EVENTS_PER_CONTACT = 1.177
-"""Measured on the demo: contacts, their clients, corrections, retractions and follow-ups."""
-PAGE = 1000
 NOW = datetime(2026, 12, 1, tzinfo=timezone.utc)
 """The projector's clock and the timeline's ``now``: a month after the demo's last contact."""
 TARGET_RATIO, TARGET_P99_MS = 0.50, 20.0
-GENERATED = "generated.json"
-T = TypeVar("T")
-SOURCES = ("logbook/demo.py", "logbook/pseudonyms.py", "events")
-"""What the generated events depend on: a change to any of them makes a new store."""
 
 
 def main() -> None:
     options = _parse_options()
-    machine = _machine()
-    print(machine, file=sys.stderr)
-    large, small = _store(options.events, options), _store(options.small, options)
+    machine_line = machine()
+    print(machine_line, file=sys.stderr)
+    large = demo_store(options.events, options.seed, options.busiest)
+    small = demo_store(options.small, options.seed, options.busiest)
     figures = _measure_large(large, options)
-    figures.small_rebuild = _in_child(_rebuild, small.settings)
-    figures.small_timeline = _in_child(_timeline, small.settings, options.calls, options.seed)
+    figures.small_rebuild = in_child(_rebuild, small.settings)
+    figures.small_timeline = in_child(_timeline, small.settings, options.calls, options.seed)
     if options.profile:
-        _in_child(_profile, small.settings)
-    _report(machine, options, large, small, figures)
+        in_child(_profile, small.settings)
+    _report(machine_line, options, large, small, figures)
 
 
 def _parse_options() -> argparse.Namespace:
@@ -105,67 +86,6 @@ def _parse_options() -> argparse.Namespace:
     if options.quick:
         options.events, options.small, options.busiest, options.calls = 100_000, 20_000, 2000, 500
     return options
-
-
-# The stores.
-
-
-@dataclass(frozen=True)
-class Store:
-    settings: Settings
-    events: int
-    contacts: int
-    generation_seconds: float
-    cached: bool
-
-
-def _store(events: int, options: argparse.Namespace) -> Store:
-    """The cached store of about ``events`` demo events, generated first if need be."""
-    contacts = round(events / EVENTS_PER_CONTACT)
-    name = f"demo-{contacts}-seed{options.seed}-busiest{options.busiest}-{MONTHS}mo-{_source_digest()}"
-    data_dir = CACHE / name
-    cached = (data_dir / GENERATED).exists()
-    if not cached:
-        partial = data_dir.with_name(name + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        print(f"generating about {events:,} events into {partial} ...", file=sys.stderr)
-        _in_child(_generate, partial, contacts, options.seed, options.busiest)
-        partial.rename(data_dir)
-    generated = json.loads((data_dir / GENERATED).read_text())
-    print(f"store of {generated['events']:,} events: {'cached, ' if cached else ''}generated in "
-          f"{generated['seconds']:.1f} s", file=sys.stderr)
-    return Store(_settings(data_dir), generated["events"], generated["contacts"], generated["seconds"], cached)
-
-
-def _generate(data_dir: Path, contacts: int, seed: int, busiest: int) -> None:
-    started = time.perf_counter()
-    with closing(Logbook(_settings(data_dir))) as app:
-        load_demo(app, seed=seed, contact_count=contacts, echo=lambda m: print(m, file=sys.stderr),
-                  months=MONTHS, busiest_client_contacts=busiest, bulk=True)
-        events = app.count_events()
-    seconds = time.perf_counter() - started
-    with closing(sqlite3.connect(data_dir / SQLITE_FILE)) as db:
-        (logged,) = db.execute("SELECT COUNT(*) FROM stored_events WHERE topic LIKE '%:Contact.Logged'").fetchone()
-    (data_dir / GENERATED).write_text(json.dumps({"events": events, "contacts": logged, "seconds": seconds}))
-
-
-def _settings(data_dir: Path) -> Settings:
-    return Settings(data_dir=data_dir, database_url=None, secret_key=SECRET_KEY)
-
-
-def _in_child(function: Callable[..., T], *args: Any) -> T:
-    """``function(*args)`` run in a child process forked from this one; its result comes back pickled."""
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as child:  # one task, then it exits
-        return child.submit(function, *args).result()
-
-
-def _source_digest() -> str:
-    digest = hashlib.sha256()
-    for source in SOURCES:
-        path = ROOT / source
-        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
-            digest.update(file.read_bytes())
-    return digest.hexdigest()[:10]
 
 
 # Reading, decoding, rebuilding.
@@ -206,23 +126,23 @@ class Figures:
         return statistics.median(rate.per_second for rate in self.raw)
 
 
-def _measure_large(store: Store, options: argparse.Namespace) -> Figures:
+def _measure_large(store: DemoStore, options: argparse.Namespace) -> Figures:
     settings = store.settings
-    raw, library = [_in_child(_raw_read, settings)], [_in_child(_library_read, settings)]
+    raw, library = [in_child(_raw_read, settings)], [in_child(_library_read, settings)]
     print(f"raw SELECT: {raw[0].per_second:,.0f} events/s; library read and decode: "
           f"{library[0].per_second:,.0f} events/s", file=sys.stderr)
-    rebuild = _in_child(_rebuild, settings)
+    rebuild = in_child(_rebuild, settings)
     print(f"rebuild of all projections: {rebuild.per_second:,.0f} events/s", file=sys.stderr)
     alone: dict[str, Rebuild] = {}
     for name in [] if options.quick else read_models.PROJECTIONS:
-        alone[name] = _in_child(_rebuild, settings, [name])
+        alone[name] = in_child(_rebuild, settings, [name])
         print(f"rebuild of {name} alone: {alone[name].per_second:,.0f} events/s", file=sys.stderr)
-    side_by_side = None if options.quick else _in_child(_rebuild_side_by_side, settings)
-    raw.append(_in_child(_raw_read, settings))
-    library.append(_in_child(_library_read, settings))
+    side_by_side = None if options.quick else in_child(_rebuild_side_by_side, settings)
+    raw.append(in_child(_raw_read, settings))
+    library.append(in_child(_library_read, settings))
     print(f"again, raw SELECT: {raw[1].per_second:,.0f} events/s; library read and decode: "
           f"{library[1].per_second:,.0f} events/s", file=sys.stderr)
-    timeline = _in_child(_timeline, settings, options.calls, options.seed)
+    timeline = in_child(_timeline, settings, options.calls, options.seed)
     return Figures(raw, library, rebuild, alone, side_by_side, timeline)
 
 
@@ -240,14 +160,7 @@ def _raw_read(settings: Settings) -> Rate:
 
 def _library_read(settings: Settings) -> Rate:
     """The library's own reading of the notification log, each event decoded to its domain event."""
-    with closing(EventStore(settings)) as store:
-        recorder, mapper = store.recorder, store.mapper
-        started, count, position = time.perf_counter(), 0, 0
-        while page := recorder.select_notifications(position, PAGE, inclusive_of_start=False):
-            for notification in page:
-                mapper.to_domain_event(notification)
-            count, position = count + len(page), page[-1].id
-        return Rate(count, time.perf_counter() - started)
+    return Rate(*read_and_decode(settings))
 
 
 def _rebuild(settings: Settings, names: list[str] | None = None) -> Rebuild:
@@ -337,20 +250,7 @@ def _walk(page: Callable[[str | None], tuple[str | None, int]]) -> tuple[list[st
 # The report.
 
 
-def _machine() -> str:
-    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
-    model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")),
-                 platform.processor() or "unknown")
-    memory = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                   if line.startswith("MemTotal")), 0)
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return (f"machine: {usable} CPUs ({model}), {memory / 1024 / 1024:.1f} GiB RAM, load average before the run "
-            f"{load}; Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
-            f"eventsourcing {version('eventsourcing')}")
-
-
-def _report(machine: str, options: argparse.Namespace, large: Store, small: Store, figures: Figures) -> None:
+def _report(machine: str, options: argparse.Namespace, large: DemoStore, small: DemoStore, figures: Figures) -> None:
     library = figures.library_rate
     ratio = figures.rebuild.per_second / library
     large_p99 = _percentile(figures.timeline.all, 99)

@@ -30,11 +30,6 @@ earlier one left, and its peak RSS (``RUSAGE_SELF`` in the fresh child) is its o
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
-import multiprocessing
-import os
-import platform
 import resource
 import shutil
 import sqlite3
@@ -42,35 +37,25 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from importlib.metadata import version
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 # Run as a script, this file's folder comes first on the path, where bench/projections.py
-# would stand in for the `projections` package.
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).resolve().parent]
+# would stand in for the `projections` package: the repository's root takes its place.
+BENCH = Path(__file__).resolve().parent
+sys.path[:] = [str(BENCH.parent)] + [entry for entry in sys.path if Path(entry or ".").resolve() != BENCH]
 
+from bench.demo_store import CACHE, MONTHS, SECRET_KEY, DemoStore, demo_store, in_child, machine, read_and_decode  # noqa: E402,E501
 from logbook import read_models  # noqa: E402
-from logbook.application import Logbook  # noqa: E402
 from logbook.config import Settings  # noqa: E402
-from logbook.demo import load_demo  # noqa: E402
-from logbook.store import SQLITE_FILE, EventStore, sqlite_path  # noqa: E402
+from logbook.store import SQLITE_FILE, sqlite_path  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-CACHE = ROOT / "bench" / ".cache"
 # The store's name, its settings and the way it is generated are those of bench/projections.py,
 # so that both benchmarks share one cached store: keep them the same.
-SECRET_KEY = b"bench-secret-key-bench-secret-key-0123456789"
 RESEARCH_KEY = b"bench-research-key-bench-research-key-0123456789"
-MONTHS = 60
-EVENTS_PER_CONTACT = 1.177
-GENERATED = "generated.json"
-SOURCES = ("logbook/demo.py", "logbook/pseudonyms.py", "events")
-PAGE = 1000
 NOW = datetime(2026, 12, 1, tzinfo=timezone.utc)
 """The clock of the rebuild that precedes the exports, as bench/projections.py sets it."""
 FORMATS = ("jsonl", "csv", "parquet")
@@ -82,16 +67,16 @@ T = TypeVar("T")
 
 def main() -> None:
     options = _parse_options()
-    machine = _machine()
-    print(machine, file=sys.stderr)
-    store = _store(options)
+    machine_line = machine("pyarrow")
+    print(machine_line, file=sys.stderr)
+    store = demo_store(options.events, options.seed, options.busiest)
     work = CACHE / f"replay-{store.name}"
     shutil.rmtree(work, ignore_errors=True)
     try:
         figures = _measure(store, _settings(store, work), work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    _report(machine, options, store, figures)
+    _report(machine_line, options, store, figures)
 
 
 def _parse_options() -> argparse.Namespace:
@@ -108,84 +93,10 @@ def _parse_options() -> argparse.Namespace:
     return options
 
 
-# The store, shared with bench/projections.py.
-
-
-@dataclass(frozen=True)
-class Store:
-    name: str
-    data_dir: Path
-    events: int
-    contacts: int
-    generation_seconds: float
-    cached: bool
-
-    @property
-    def bytes(self) -> int:
-        return sum(path.stat().st_size for path in self.data_dir.glob(f"{SQLITE_FILE}*"))
-
-
-def _store(options: argparse.Namespace) -> Store:
-    """The cached store of about ``options.events`` demo events, generated first if need be."""
-    contacts = round(options.events / EVENTS_PER_CONTACT)
-    name = f"demo-{contacts}-seed{options.seed}-busiest{options.busiest}-{MONTHS}mo-{_source_digest()}"
-    data_dir = CACHE / name
-    partial = data_dir.with_name(name + ".partial")
-    _wait_for_another_generation(partial, data_dir)
-    cached = (data_dir / GENERATED).exists()
-    if not cached:
-        shutil.rmtree(partial, ignore_errors=True)
-        print(f"generating about {options.events:,} events into {partial} ...", file=sys.stderr)
-        _in_child(_generate, partial, contacts, options.seed, options.busiest)
-        partial.rename(data_dir)
-    generated = json.loads((data_dir / GENERATED).read_text())
-    print(f"store of {generated['events']:,} events: {'cached, ' if cached else ''}generated in "
-          f"{generated['seconds']:.1f} s", file=sys.stderr)
-    return Store(name, data_dir, generated["events"], generated["contacts"], generated["seconds"], cached)
-
-
-def _wait_for_another_generation(partial: Path, data_dir: Path, quiet_seconds: float = 120) -> None:
-    """Waits while another run (this benchmark or bench/projections.py) is writing the same store."""
-    while not (data_dir / GENERATED).exists() and partial.is_dir():
-        changed = max((path.stat().st_mtime for path in partial.iterdir()), default=partial.stat().st_mtime)
-        if time.time() - changed > quiet_seconds:
-            return  # left behind by a run that died: generate it again
-        print(f"another run is generating {partial.name}; waiting ...", file=sys.stderr)
-        time.sleep(10)
-
-
-def _generate(data_dir: Path, contacts: int, seed: int, busiest: int) -> None:
-    """As bench/projections.py generates it, with the same settings."""
-    started = time.perf_counter()
-    with closing(Logbook(Settings(data_dir=data_dir, database_url=None, secret_key=SECRET_KEY))) as app:
-        load_demo(app, seed=seed, contact_count=contacts, echo=lambda m: print(m, file=sys.stderr),
-                  months=MONTHS, busiest_client_contacts=busiest, bulk=True)
-        events = app.count_events()
-    seconds = time.perf_counter() - started
-    with closing(sqlite3.connect(data_dir / SQLITE_FILE)) as db:
-        (logged,) = db.execute("SELECT COUNT(*) FROM stored_events WHERE topic LIKE '%:Contact.Logged'").fetchone()
-    (data_dir / GENERATED).write_text(json.dumps({"events": events, "contacts": logged, "seconds": seconds}))
-
-
-def _source_digest() -> str:
-    digest = hashlib.sha256()
-    for source in SOURCES:
-        path = ROOT / source
-        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
-            digest.update(file.read_bytes())
-    return digest.hexdigest()[:10]
-
-
-def _settings(store: Store, work: Path) -> Settings:
+def _settings(store: DemoStore, work: Path) -> Settings:
     """The cached store's events, with read models (and everything else) in ``work``."""
     return Settings(data_dir=work, database_url=f"sqlite:///{store.data_dir / SQLITE_FILE}", secret_key=SECRET_KEY,
                     research_key=RESEARCH_KEY)
-
-
-def _in_child(function: Callable[..., T], *args: Any) -> T:
-    """``function(*args)`` run in a child process forked from this one; its result comes back pickled."""
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as child:  # one task, then it exits
-        return child.submit(function, *args).result()
 
 
 # The phases, each in a child of its own.
@@ -219,14 +130,7 @@ def _peak_rss_mb() -> float:
 def _library_read(settings: Settings) -> Run:
     """The library's own reading of the notification log, each event decoded to its domain event."""
     start_rss = _rss_mb()
-    with closing(EventStore(settings)) as store:
-        recorder, mapper = store.recorder, store.mapper
-        started, count, position = time.perf_counter(), 0, 0
-        while page := recorder.select_notifications(position, PAGE, inclusive_of_start=False):
-            for notification in page:
-                mapper.to_domain_event(notification)
-            count, position = count + len(page), page[-1].id
-        seconds = time.perf_counter() - started
+    count, seconds = read_and_decode(settings)
     return Run(count, seconds, _peak_rss_mb(), start_rss)
 
 
@@ -326,26 +230,26 @@ class Figures:
         return statistics.median(run.per_second for run in self.library)
 
 
-def _measure(store: Store, settings: Settings, work: Path) -> Figures:
-    library = [_in_child(_library_read, settings)]
+def _measure(store: DemoStore, settings: Settings, work: Path) -> Figures:
+    library = [in_child(_library_read, settings)]
     print(f"library read and decode: {library[0].per_second:,.0f} events/s", file=sys.stderr)
-    until = _in_child(_latest_recorded_at, settings) + timedelta(seconds=1)
-    replayed = _in_child(_replay, settings, until, work / "replay", store.events)
+    until = in_child(_latest_recorded_at, settings) + timedelta(seconds=1)
+    replayed = in_child(_replay, settings, until, work / "replay", store.events)
     print(f"replay: {replayed.per_second:,.0f} events/s ({replayed.seconds:.1f} s)", file=sys.stderr)
-    rebuild = _in_child(_rebuild_all, settings)
+    rebuild = in_child(_rebuild_all, settings)
     print(f"read models rebuilt for the exports (not measured): {rebuild.seconds:.1f} s", file=sys.stderr)
     exports: dict[str, Run] = {}
     for fmt in FORMATS:
-        exports[fmt] = _in_child(_export, settings, fmt, None, None, work / f"contacts.{fmt}")
+        exports[fmt] = in_child(_export, settings, fmt, None, None, work / f"contacts.{fmt}")
         print(f"export {fmt}: {exports[fmt].per_second:,.0f} rows/s, {store.events / exports[fmt].seconds:,.0f} "
               f"events/s, peak RSS {exports[fmt].peak_rss_mb:,.0f} MB", file=sys.stderr)
-    period = _in_child(_middle_period, settings, PART)
+    period = in_child(_middle_period, settings, PART)
     part_exports: dict[str, Run] = {}
     for fmt in FORMATS:
-        part_exports[fmt] = _in_child(_export, settings, fmt, *period, work / f"part.{fmt}")
+        part_exports[fmt] = in_child(_export, settings, fmt, *period, work / f"part.{fmt}")
         print(f"export {fmt} of a tenth: {part_exports[fmt].count:,} rows, peak RSS "
               f"{part_exports[fmt].peak_rss_mb:,.0f} MB", file=sys.stderr)
-    library.append(_in_child(_library_read, settings))
+    library.append(in_child(_library_read, settings))
     print(f"again, library read and decode: {library[1].per_second:,.0f} events/s", file=sys.stderr)
     return Figures(library, replayed, until, rebuild, exports, part_exports, period)
 
@@ -353,20 +257,7 @@ def _measure(store: Store, settings: Settings, work: Path) -> Figures:
 # The report.
 
 
-def _machine() -> str:
-    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
-    model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")),
-                 platform.processor() or "unknown")
-    memory = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                   if line.startswith("MemTotal")), 0)
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return (f"machine: {usable} CPUs ({model}), {memory / 1024 / 1024:.1f} GiB RAM, load average before the run "
-            f"{load}; Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
-            f"eventsourcing {version('eventsourcing')}, pyarrow {version('pyarrow')}")
-
-
-def _report(machine: str, options: argparse.Namespace, store: Store, figures: Figures) -> None:
+def _report(machine: str, options: argparse.Namespace, store: DemoStore, figures: Figures) -> None:
     library = figures.library_rate
     replay_ratio = figures.replay.per_second / library
     rows: list[tuple[str, str, str]] = [
