@@ -11,7 +11,7 @@ import sqlite3
 import traceback
 from typing import Any
 
-from eventsourcing.persistence import OperationalError
+from eventsourcing.persistence import InterfaceError, OperationalError
 from flask import Flask, Response, jsonify
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -131,8 +131,8 @@ def _unexpected_error(error: Exception) -> Response:
         log.error("out of space (%s) while answering a request at %s", full, _where(error))
         return error_response(507, "insufficient_storage", "The store is out of space; try again later.",
                               headers={"Retry-After": str(OUT_OF_SPACE_RETRY_AFTER_SECONDS)})
-    if isinstance(error, OperationalError) or _sqlite_unavailable(error):
-        # The database's own words ("database is locked", "disk I/O error") quote no input.
+    if isinstance(error, (OperationalError, InterfaceError)) or _sqlite_unavailable(error):
+        # The database's own words ("database is locked", "disk I/O error", "connection refused") quote no input.
         log.error("store unavailable: %s", error)
         return error_response(503, "unavailable", "The store is unavailable; try again.",
                               headers={"Retry-After": "1"})

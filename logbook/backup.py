@@ -41,7 +41,7 @@ from logbook.audit import AUDIT_SQLITE_FILE
 from logbook.config import MASTER_KEY_FILE, RESEARCH_KEY_FILE, SECRET_KEY_FILE, Settings, make_private_dir
 from logbook.files import write_whole
 from logbook.keys import KEYS_FILE
-from logbook.store import SQLITE_FILE, sqlite_path
+from logbook.store import SQLITE_FILE, is_postgres, sqlite_path
 
 FORMAT = 1
 """The archive's layout; a restore refuses a format it does not know."""
@@ -123,6 +123,7 @@ class Restored:
 
 def back_up(settings: Settings, out: Path, *, include_keys: bool, now: datetime) -> Backup:
     """Writes one archive of the databases to ``out`` while others go on writing; returns its manifest."""
+    _refuse_postgres(settings)
     sources = _sources(settings)
     if not sources[SQLITE_FILE].is_file():
         raise BackupError(f"There is no event store at {sources[SQLITE_FILE]}: nothing to back up.")
@@ -143,6 +144,12 @@ def back_up(settings: Settings, out: Path, *, include_keys: bool, now: datetime)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return backup
+
+
+def _refuse_postgres(settings: Settings) -> None:
+    if is_postgres(settings):
+        raise BackupError("logbook backup and restore copy SQLite files; on PostgreSQL, dump the schema with "
+                          "pg_dump and keep keys.sqlite3 and audit.sqlite3 as docs/deploy.md says.")
 
 
 def _sources(settings: Settings) -> dict[str, Path]:
@@ -241,6 +248,7 @@ def restore(settings: Settings, archive: Path, *, force: bool, now: datetime) ->
     database open, and, without ``force``, when the data directory holds data.
     With ``force`` that data is moved aside into ``before-restore-<time>/``.
     """
+    _refuse_postgres(settings)
     make_private_dir(settings.data_dir)
     staging = Path(tempfile.mkdtemp(dir=settings.data_dir, prefix=".restore-"))
     try:

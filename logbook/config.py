@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ RESEARCH_KEY_FILE = "research.key"
 RESEARCH_TIME_UNITS = ("minute", "hour", "day")
 MIN_SECRET_KEY_LENGTH = 32
 MASTER_KEY_BYTES = 32
+SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
 class ConfigurationError(Exception):
@@ -44,6 +46,8 @@ class Settings:
     """Derives the pseudonyms researchers see; apart from the secret key, so research data joins nothing."""
     research_time_unit: str = "hour"
     """Researchers see every moment truncated to this unit: minute, hour or day."""
+    database_schema: str = "public"
+    """On PostgreSQL, the schema that holds the events, the read models and their tracking."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -53,6 +57,7 @@ class Settings:
         return cls(
             data_dir=data_dir,
             database_url=env.get("DATABASE_URL") or None,
+            database_schema=_database_schema(env.get("LOGBOOK_DATABASE_SCHEMA") or "public"),
             secret_key=_secret_key(env.get("LOGBOOK_SECRET_KEY"), data_dir),
             sqlite_lock_timeout_seconds=int(env.get("LOGBOOK_SQLITE_LOCK_TIMEOUT") or 30),
             dormant_after_days=int(env.get("LOGBOOK_DORMANT_AFTER_DAYS") or 60),
@@ -132,6 +137,12 @@ def _research_key(value: str | None, data_dir: Path) -> bytes | None:
 def _research_time_unit(value: str) -> str:
     if value not in RESEARCH_TIME_UNITS:
         raise ConfigurationError(f"LOGBOOK_RESEARCH_TIME_UNIT must be one of {', '.join(RESEARCH_TIME_UNITS)}.")
+    return value
+
+
+def _database_schema(value: str) -> str:
+    if not SCHEMA_NAME.fullmatch(value):
+        raise ConfigurationError("LOGBOOK_DATABASE_SCHEMA must be a lower-case SQL name: letters, digits and '_'.")
     return value
 
 

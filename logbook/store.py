@@ -10,35 +10,49 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import getpass
 import os
 import threading
 from collections.abc import Sequence
 from typing import IO, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
+import psycopg
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from eventsourcing.application import Application
 from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteConnectionPool, SQLiteDatastore
 from eventsourcing.utils import Environment, EnvType, get_topic
+from psycopg.sql import SQL, Identifier
 
 from logbook.config import ConfigurationError, Settings, make_private_dir
 
 SQLITE_FILE = "logbook.sqlite3"
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+POSTGRES_POOL_SIZE = 4
+"""Connections each process keeps open, and as many again when busy: enough for a gunicorn worker's threads."""
 STORE_KEY_INFO = b"logbook event store"
 """HKDF's context for the store's key: no other use of the master key derives the same one."""
 
 
-def library_env(settings: Settings) -> dict[str, str]:
-    """The `eventsourcing` settings for the store the configuration names."""
-    env = {
-        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-        "SQLITE_DBNAME": sqlite_path(settings),
-        "SQLITE_LOCK_TIMEOUT": str(settings.sqlite_lock_timeout_seconds),
-        "APPLICATION_RECORDER_TOPIC": get_topic(TurnTakingSQLiteApplicationRecorder),
-    }
+def library_env(settings: Settings, create_tables: bool = False) -> dict[str, str]:
+    """The `eventsourcing` settings for the store the configuration names.
+
+    On PostgreSQL the tables are created only when asked (by `logbook init`):
+    several processes creating them at once fail with "tuple concurrently updated".
+    """
+    if is_postgres(settings):
+        env = postgres_env(settings) | {"CREATE_TABLE": "y" if create_tables else "n"}
+    else:
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": sqlite_path(settings),
+            "SQLITE_LOCK_TIMEOUT": str(settings.sqlite_lock_timeout_seconds),
+            "APPLICATION_RECORDER_TOPIC": get_topic(TurnTakingSQLiteApplicationRecorder),
+        }
     if settings.encrypt_events:
         env |= cipher_env(settings.require_master_key())
     return env
@@ -98,6 +112,46 @@ class _WriterTurns:
         return self._file
 
 
+def is_postgres(settings: Settings) -> bool:
+    """Whether ``DATABASE_URL`` names a PostgreSQL server (``postgresql://`` or ``postgres://``)."""
+    return settings.database_url is not None and urlsplit(settings.database_url).scheme in POSTGRES_SCHEMES
+
+
+def postgres_env(settings: Settings) -> dict[str, str]:
+    """The library's settings for the PostgreSQL server of ``DATABASE_URL``, in the configured schema.
+
+    Connections are checked before use, so that a server restarted under load costs
+    the requests made while it was away (503) and not the web processes; they give
+    up after a few seconds rather than hold a worker.
+    """
+    url = urlsplit(settings.database_url or "")
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or getpass.getuser(),
+        "POSTGRES_HOST": unquote(url.hostname or "localhost"),
+        "POSTGRES_PORT": str(url.port or 5432),
+        "POSTGRES_USER": unquote(url.username or getpass.getuser()),
+        "POSTGRES_PASSWORD": unquote(url.password or ""),
+        "POSTGRES_SCHEMA": settings.database_schema,
+        "POSTGRES_POOL_SIZE": str(POSTGRES_POOL_SIZE),
+        "POSTGRES_MAX_OVERFLOW": str(POSTGRES_POOL_SIZE),
+        "POSTGRES_CONNECT_TIMEOUT": "5",
+        "POSTGRES_LOCK_TIMEOUT": str(settings.sqlite_lock_timeout_seconds),
+        "POSTGRES_PRE_PING": "y",
+        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",
+    }
+
+
+def connect_postgres(settings: Settings) -> psycopg.Connection[Any]:
+    """A connection of its own (autocommit) to the PostgreSQL server of ``DATABASE_URL``, outside the library's pool."""
+    env = postgres_env(settings)
+    return psycopg.connect(
+        dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
+        user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"],
+        connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]), autocommit=True,
+    )
+
+
 def sqlite_path(settings: Settings) -> str:
     """The SQLite file: ``sqlite:///path`` in ``DATABASE_URL``, else one in the data directory."""
     url = settings.database_url
@@ -109,24 +163,40 @@ def sqlite_path(settings: Settings) -> str:
         # Only the scheme is named: the rest of a URL may hold a password.
         raise ConfigurationError(
             f"DATABASE_URL with scheme '{scheme}' is not supported; "
-            "use sqlite:///path/to/file (PostgreSQL support is planned)."
+            "use sqlite:///path/to/file or postgresql://user:password@host:port/database."
         )
     return url[len("sqlite:///"):]
+
+
+def store_name(settings: Settings) -> str:
+    """The store as messages may name it: never with the password a URL may hold."""
+    if is_postgres(settings):
+        env = postgres_env(settings)
+        return f"PostgreSQL database '{env['POSTGRES_DBNAME']}' (schema '{settings.database_schema}')"
+    return sqlite_path(settings)
 
 
 def events_with_positions(app: Application[UUID], originator_id: UUID) -> list[tuple[int, Any]]:
     """The aggregate's events, oldest first, each with its position in the store's total order."""
     recorder: Any = app.recorder
-    statement = (
-        f"SELECT rowid, originator_version, topic, state FROM {recorder.events_table_name} "
-        "WHERE originator_id=? ORDER BY originator_version"
-    )
+    if isinstance(recorder, PostgresApplicationRecorder):
+        statement: Any = SQL(
+            "SELECT notification_id AS position, originator_version, topic, state FROM {schema}.{table} "
+            "WHERE originator_id = %s ORDER BY originator_version"
+        ).format(schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
+        params: tuple[Any, ...] = (originator_id,)
+    else:
+        statement = (
+            f"SELECT rowid AS position, originator_version, topic, state FROM {recorder.events_table_name} "
+            "WHERE originator_id=? ORDER BY originator_version"
+        )
+        params = (originator_id.hex,)
     with recorder.datastore.transaction(commit=False) as cursor:
-        cursor.execute(statement, (originator_id.hex,))
+        cursor.execute(statement, params)
         rows = cursor.fetchall()
     return [
-        (row["rowid"], app.mapper.to_domain_event(
-            StoredEvent(originator_id, row["originator_version"], row["topic"], row["state"])
+        (row["position"], app.mapper.to_domain_event(
+            StoredEvent(originator_id, row["originator_version"], row["topic"], bytes(row["state"]))
         ))
         for row in rows
     ]
@@ -141,13 +211,26 @@ class EventStore(Application[UUID]):
 
     name = "logbook"
 
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(env=library_env(settings))
+    def __init__(self, settings: Settings, create_tables: bool = False) -> None:
+        super().__init__(env=library_env(settings, create_tables))
         try:
+            self._check_created(settings)
             self._check_readable(settings)
         except ConfigurationError:
             Application.close(self)  # not a subclass's close: its __init__ has not run yet
             raise
+
+    def _check_created(self, settings: Settings) -> None:
+        """Raises `ConfigurationError` if the PostgreSQL tables have not been created by `logbook init`."""
+        recorder: Any = self.recorder
+        if not isinstance(recorder, PostgresApplicationRecorder):
+            return
+        with recorder.datastore.transaction(commit=False) as cursor:
+            table = f"{recorder.datastore.schema}.{recorder.events_table_name}"
+            cursor.execute("SELECT to_regclass(%s) AS found", (table,))
+            row = cursor.fetchone()
+        if row is None or row["found"] is None:
+            raise ConfigurationError(f"The {store_name(settings)} has no event store yet: run `logbook init` first.")
 
     def _check_readable(self, settings: Settings) -> None:
         """Raises `ConfigurationError` if the first or last event cannot be read with this configuration.
@@ -172,7 +255,7 @@ class EventStore(Application[UUID]):
 
 
 def _unreadable_store(settings: Settings) -> str:
-    path = sqlite_path(settings)
+    path = store_name(settings)
     if settings.encrypt_events:
         return (f"The event store {path} cannot be decrypted: it was written without "
                 "LOGBOOK_ENCRYPT_EVENTS=1, or with another LOGBOOK_MASTER_KEY.")

@@ -44,6 +44,8 @@ NOW = datetime(2026, 11, 2, 12, 0, tzinfo=timezone.utc)
 MASTER = base64.urlsafe_b64encode(b"m" * 32).decode()
 DATABASES = {"logbook.sqlite3", "keys.sqlite3", "audit.sqlite3"}
 
+pytestmark = pytest.mark.sqlite_only("backup and restore copy SQLite files")
+
 
 def environment(data_dir: Path, **overrides: str | None) -> dict[str, str | None]:
     return {

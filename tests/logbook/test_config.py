@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 
 from events.vocabulary import Role
 from logbook.application import Logbook
 from logbook.config import ConfigurationError, Settings
+from logbook.store import is_postgres, library_env
+from tests.stores import POSTGRES_URL
 
 
 def test_settings_come_from_the_mapping_they_are_given(tmp_path):
@@ -36,14 +41,60 @@ def test_without_a_secret_key_the_logbook_does_not_start(tmp_path):
         Logbook(Settings(data_dir=tmp_path, database_url=None, secret_key=None))
 
 
-def test_a_postgres_url_is_not_yet_supported_and_its_password_is_not_repeated(tmp_path):
-    settings = Settings(data_dir=tmp_path, database_url="postgresql://logbook:s3cret@db/logbook",
-                        secret_key=b"x" * 40)
+def test_an_unsupported_database_url_is_refused_and_its_password_is_not_repeated(tmp_path):
+    settings = Settings(data_dir=tmp_path, database_url="mysql://logbook:s3cret@db/logbook", secret_key=b"x" * 40)
 
     with pytest.raises(ConfigurationError) as refused:
         Logbook(settings)
 
-    assert "s3cret" not in str(refused.value)
+    assert "mysql" in str(refused.value) and "s3cret" not in str(refused.value)
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+def test_a_postgres_url_names_the_library_s_postgres_store_in_the_configured_schema(tmp_path, scheme):
+    settings = Settings.from_environ({
+        "LOGBOOK_DATA_DIR": str(tmp_path), "DATABASE_URL": f"{scheme}://log%40book:s3%2Fcret@db.example:6543/caw",
+        "LOGBOOK_DATABASE_SCHEMA": "caw_nwvl",
+    })
+
+    env = library_env(settings)
+
+    assert is_postgres(settings)
+    assert env["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
+    assert (env["POSTGRES_USER"], env["POSTGRES_PASSWORD"]) == ("log@book", "s3/cret")
+    assert (env["POSTGRES_HOST"], env["POSTGRES_PORT"], env["POSTGRES_DBNAME"]) == ("db.example", "6543", "caw")
+    assert env["POSTGRES_SCHEMA"] == "caw_nwvl"
+    assert env["CREATE_TABLE"] == "n", "only `logbook init` creates the tables"
+    assert library_env(settings, create_tables=True)["CREATE_TABLE"] == "y"
+
+
+@pytest.mark.parametrize("schema", ["Caw", "caw-nwvl", "1caw", "x; DROP TABLE y", ""])
+def test_a_database_schema_that_is_not_a_plain_lower_case_name_is_refused(tmp_path, schema):
+    environ = {"LOGBOOK_DATA_DIR": str(tmp_path), "LOGBOOK_DATABASE_SCHEMA": schema}
+    if not schema:
+        assert Settings.from_environ(environ).database_schema == "public"
+        return
+    with pytest.raises(ConfigurationError):
+        Settings.from_environ(environ)
+
+
+@pytest.mark.postgres_only
+def test_a_postgres_store_before_logbook_init_is_refused_with_what_to_do(tmp_path):
+    with closing(psycopg.connect(POSTGRES_URL, autocommit=True)) as connection:
+        connection.execute("CREATE SCHEMA lbt_not_initialised")
+    try:
+        url = urlsplit(POSTGRES_URL)
+        with_password = url._replace(netloc=f"{url.username}:s3cret@{url.hostname}:{url.port or 5432}").geturl()
+        settings = Settings(data_dir=tmp_path, database_url=with_password, secret_key=b"x" * 40,
+                            database_schema="lbt_not_initialised")
+
+        with pytest.raises(ConfigurationError) as refused:
+            Logbook(settings)
+
+        assert "logbook init" in str(refused.value) and "s3cret" not in str(refused.value)
+    finally:
+        with closing(psycopg.connect(POSTGRES_URL, autocommit=True)) as connection:
+            connection.execute("DROP SCHEMA lbt_not_initialised CASCADE")
 
 
 def test_the_store_is_the_sqlite_file_in_the_data_directory_whatever_the_shell_says(tmp_path, monkeypatch):
