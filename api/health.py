@@ -22,4 +22,4 @@ class HealthSchema(Schema):
 @blp.response(200, HealthSchema)
 def healthz() -> Any:
     """Whether the service can read its store."""
-    return {"status": "ok", "position": logbook().count_events()}
+    return {"status": "ok", "position": logbook().head_position()}

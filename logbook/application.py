@@ -37,7 +37,7 @@ from logbook.config import Settings
 from logbook.keys import KeyStore, key_store_path
 from logbook.notes import Notes, SealedNote
 from logbook.pseudonyms import client_id_for
-from logbook.store import EventStore, events_with_positions
+from logbook.store import EventStore, count_stored_events, events_with_positions
 from logbook.tokens import new_token, token_digest, token_id, token_lifetime
 
 T = TypeVar("T")
@@ -480,9 +480,13 @@ class Logbook(EventStore):
             return Receipt(self.save(client)[-1].notification.id, now)
         return _retrying(attempt)
 
-    def count_events(self) -> int:
-        """How many events the store holds."""
+    def head_position(self) -> int:
+        """The position of the last event recorded; 0 before the first."""
         return self.recorder.max_notification_id() or 0
+
+    def count_events(self) -> int:
+        """How many events the store holds (fewer than the head's position on PostgreSQL, whose positions have gaps)."""
+        return count_stored_events(self.recorder)
 
     # Helpers.
 

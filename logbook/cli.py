@@ -59,6 +59,12 @@ def init(admin_id: str, admin_name: str) -> None:
         click.echo(f"generated a development master key in {settings.data_dir}", err=True)
     if settings.research_key is None and ensure_research_key(settings.data_dir):
         click.echo(f"generated a development research key in {settings.data_dir}", err=True)
+    try:  # on PostgreSQL only this command creates tables; on SQLite they are made when opened
+        with_keys = _settings()
+        EventStore(with_keys, create_tables=True).close()
+        read_models.create_tables(with_keys)
+    except ConfigurationError as error:
+        raise click.ClickException(str(error)) from None
     with _logbook() as app:
         try:
             _, token = app.add_account(account_id=admin_id, name=admin_name, role=Role.ADMIN)
@@ -338,7 +344,7 @@ def replay_command(until_text: str, policy_spec: str, out_dir: str) -> None:
         except InvalidInputError as error:
             where = "" if error.field == "policy" else f"{error.field}: "
             raise click.BadParameter(f"{where}{error.message}", param_hint="'--policy'") from None
-        total = app.count_events()
+        total = app.head_position()
     with _projecting():
         settings.require_research_key()
         with tqdm(total=total, desc="replay", unit=" events", file=sys.stderr) as bar:
@@ -428,7 +434,7 @@ def rebuild_projections(name: str | None) -> None:
 
 def _wait_until_caught_up(app: Logbook, view: View, name: str, wait: float, nothing_done: str) -> None:
     """Waits until the read model reflects every recorded event; refuses with a message otherwise."""
-    head = app.count_events()
+    head = app.head_position()
     if not view.wait_for(head, timeout=wait):
         raise click.ClickException(
             f"The {name} read model is at position {view.position()} of {head}: "
@@ -455,7 +461,7 @@ def _projecting() -> Iterator[None]:
     """Errors of a projection become a message and exit code 1: it stopped, nothing was skipped."""
     try:
         yield
-    except (ConfigurationError, UnhandledEventError, read_models.RebuildError) as error:
+    except (ConfigurationError, UnhandledEventError, read_models.RebuildError, read_models.ProjectorLostError) as error:
         raise click.ClickException(str(error)) from None
 
 

@@ -20,8 +20,8 @@ import io
 import json
 import re
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import ExitStack, closing
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from enum import StrEnum
@@ -43,6 +43,7 @@ from logbook.files import write_whole
 from logbook.research import ResearchView
 from logbook.store import EventStore
 from projections.base import View
+from projections.sql import Database, PostgresCursor, PostgresDatabase, SQLiteDatabase
 from projections.storage import moment_text
 
 LOCAL_ZONE = ZoneInfo("Europe/Brussels")
@@ -176,8 +177,10 @@ COLUMN_NAMES = tuple(name for name, _, _ in COLUMNS)
 PARQUET_SCHEMA = pa.schema([pa.field(name, kind, nullable=nullable) for name, kind, nullable in COLUMNS])
 MOMENT_COLUMNS = frozenset({"occurred_at", "recorded_at"})
 
+# Tables are named alone: on SQLite, the boundaries file is attached to the timelines one (`_snapshot`);
+# on PostgreSQL, both read models are in the same schema.
 _CONTACTS = """
-    FROM boundaries.judged_contacts AS judged JOIN main.contacts AS contact USING (contact_id)
+    FROM judged_contacts AS judged JOIN contacts AS contact USING (contact_id)
     WHERE judged.occurred_at >= :start AND judged.occurred_at < :end AND contact.position <= :head"""
 _SELECT_CONTACTS = f"""
     SELECT contact.contact_id, contact.client_id, contact.account_id, contact.profile_id, contact.thread,
@@ -213,48 +216,54 @@ def export_contacts(
     fmt = ExportFormat(fmt)
     research = ResearchView(settings.require_research_key(), settings.research_time_unit)
     with ExitStack() as stack:
-        views = [stack.enter_context(closing(read_models.open_view(settings, name)))
-                 for name in ("timelines", "boundaries")]
+        views = {name: stack.enter_context(closing(read_models.open_view(settings, name)))
+                 for name in ("timelines", "boundaries")}
         head = _caught_up(settings, views, wait)
         if audit is not None:
             audit_log(settings).record(audit)
-        connection = stack.enter_context(closing(_connect(views[0].path, views[1].path)))
+        sql = stack.enter_context(_snapshot(views["timelines"].database, views["boundaries"].database))
         params = {"start": _bound(start, START_OF_TIME), "end": _bound(end, END_OF_TIME), "head": head}
-        connection.execute("BEGIN")  # one snapshot for the count and the rows
-        total = connection.execute(f"SELECT COUNT(*) {_CONTACTS}", params).fetchone()[0]
-        rows = _research_rows(_fetched(connection.execute(_SELECT_CONTACTS, params)), research,
-                              settings.research_time_unit)
+        total = sql.execute(f"SELECT COUNT(*) {_CONTACTS}", params).fetchone()[0]
+        rows = _research_rows(_fetched(sql.execute(_SELECT_CONTACTS, params)), research, settings.research_time_unit)
         return write_whole(Path(out_path), lambda file: WRITERS[fmt](file, _counted(rows, total, progress)))
 
 
-def _caught_up(settings: Settings, views: Sequence[View], wait: float) -> int:
+def _caught_up(settings: Settings, views: Mapping[str, View], wait: float) -> int:
     """The store's head, once every view reflects it; raises `ViewsBehindError` if one does not in time."""
     store = EventStore(settings)
     try:
         head = store.recorder.max_notification_id() or 0
     finally:
         store.close()
-    for view in views:
+    for name, view in views.items():
         if not view.wait_for(head, timeout=wait):
             raise ViewsBehindError(
-                f"The {Path(view.path).stem} read model is at position {view.position()} of {head}: run "
+                f"The {name} read model is at position {view.position()} of {head}: run "
                 "`logbook projections run` or `logbook projections rebuild` first. Nothing was exported."
             )
     return head
 
 
-def _connect(timelines_path: str, boundaries_path: str) -> sqlite3.Connection:
-    connection = sqlite3.connect(timelines_path, isolation_level=None)
-    connection.execute("PRAGMA query_only = 1")
-    connection.execute("ATTACH DATABASE ? AS boundaries", (boundaries_path,))
-    return connection
+@contextmanager
+def _snapshot(timelines: Database, boundaries: Database) -> Iterator[sqlite3.Cursor | PostgresCursor]:
+    """One read-only snapshot of both read models, for the count and the rows, whose rows are fetched as read."""
+    if isinstance(timelines, PostgresDatabase):  # the boundaries are in the same schema
+        with timelines.reading(streamed=True) as cursor:
+            yield cursor
+        return
+    assert isinstance(boundaries, SQLiteDatabase)
+    with closing(sqlite3.connect(timelines.path, isolation_level=None)) as connection:
+        connection.execute("PRAGMA query_only = 1")
+        connection.execute("ATTACH DATABASE ? AS boundaries", (boundaries.path,))
+        connection.execute("BEGIN")
+        yield connection.cursor()
 
 
 def _bound(moment: datetime | None, otherwise: str) -> str:
     return otherwise if moment is None else moment_text(moment)
 
 
-def _fetched(cursor: sqlite3.Cursor) -> Iterator[tuple[Any, ...]]:
+def _fetched(cursor: sqlite3.Cursor | PostgresCursor) -> Iterator[tuple[Any, ...]]:
     while chunk := cursor.fetchmany(FETCH_ROWS):
         yield from chunk
 

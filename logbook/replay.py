@@ -189,7 +189,8 @@ def research_crossings(view: BoundaryView, research: ResearchView) -> list[dict[
         sql.execute(
             "SELECT c.crossing_id, c.rule, c.severity, c.status, c.policy_version, c.client_id, c.team_id, c.site, "
             "c.account_id, c.profile_kind, c.contact_ids, c.started_at, c.ended_at, c.detected_at, j.profile_id "
-            "FROM crossings AS c LEFT JOIN judged_contacts AS j ON j.contact_id = json_extract(c.contact_ids, '$[0]')"
+            "FROM crossings AS c LEFT JOIN judged_contacts AS j "
+            f"ON j.contact_id = {view.database.json_first('c.contact_ids')}"
         )
         crossings = [_research_crossing(row, research) for row in sql.fetchall()]
     return sorted(crossings, key=lambda crossing: (crossing["started_at"], crossing["crossing"]))

@@ -14,6 +14,7 @@ import getpass
 import os
 import threading
 from collections.abc import Sequence
+from contextlib import closing
 from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
@@ -29,11 +30,10 @@ from eventsourcing.utils import Environment, EnvType, get_topic
 from psycopg.sql import SQL, Identifier
 
 from logbook.config import ConfigurationError, Settings, make_private_dir
+from projections.sql import retry_briefly
 
 SQLITE_FILE = "logbook.sqlite3"
 POSTGRES_SCHEMES = ("postgresql", "postgres")
-POSTGRES_POOL_SIZE = 4
-"""Connections each process keeps open, and as many again when busy: enough for a gunicorn worker's threads."""
 STORE_KEY_INFO = b"logbook event store"
 """HKDF's context for the store's key: no other use of the master key derives the same one."""
 
@@ -112,6 +112,15 @@ class _WriterTurns:
         return self._file
 
 
+class BriefPostgresApplicationRecorder(PostgresApplicationRecorder):
+    """The library's PostgreSQL recorder, whose calls give up soon on an unreachable server (`retry_briefly`)."""
+
+    insert_events = retry_briefly(PostgresApplicationRecorder.insert_events)
+    select_events = retry_briefly(PostgresApplicationRecorder.select_events)
+    select_notifications = retry_briefly(PostgresApplicationRecorder.select_notifications)
+    max_notification_id = retry_briefly(PostgresApplicationRecorder.max_notification_id)
+
+
 def is_postgres(settings: Settings) -> bool:
     """Whether ``DATABASE_URL`` names a PostgreSQL server (``postgresql://`` or ``postgres://``)."""
     return settings.database_url is not None and urlsplit(settings.database_url).scheme in POSTGRES_SCHEMES
@@ -121,8 +130,8 @@ def postgres_env(settings: Settings) -> dict[str, str]:
     """The library's settings for the PostgreSQL server of ``DATABASE_URL``, in the configured schema.
 
     Connections are checked before use, so that a server restarted under load costs
-    the requests made while it was away (503) and not the web processes; they give
-    up after a few seconds rather than hold a worker.
+    the requests made while it was away (503) and not the web processes; a call
+    waits at most 2 s for a connection and is tried twice (`retry_briefly`).
     """
     url = urlsplit(settings.database_url or "")
     return {
@@ -133,9 +142,11 @@ def postgres_env(settings: Settings) -> dict[str, str]:
         "POSTGRES_USER": unquote(url.username or getpass.getuser()),
         "POSTGRES_PASSWORD": unquote(url.password or ""),
         "POSTGRES_SCHEMA": settings.database_schema,
-        "POSTGRES_POOL_SIZE": str(POSTGRES_POOL_SIZE),
-        "POSTGRES_MAX_OVERFLOW": str(POSTGRES_POOL_SIZE),
-        "POSTGRES_CONNECT_TIMEOUT": "5",
+        "POSTGRES_POOL_SIZE": str(settings.postgres_pool_size),
+        # A following projector holds one connection for LISTEN and reads with others meanwhile.
+        "POSTGRES_MAX_OVERFLOW": str(max(settings.postgres_pool_size, 3)),
+        "POSTGRES_CONNECT_TIMEOUT": "2",
+        "APPLICATION_RECORDER_TOPIC": get_topic(BriefPostgresApplicationRecorder),
         "POSTGRES_LOCK_TIMEOUT": str(settings.sqlite_lock_timeout_seconds),
         "POSTGRES_PRE_PING": "y",
         "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",
@@ -150,6 +161,12 @@ def connect_postgres(settings: Settings) -> psycopg.Connection[Any]:
         user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"],
         connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]), autocommit=True,
     )
+
+
+def create_schema(settings: Settings) -> None:
+    """Creates the configured PostgreSQL schema if it does not exist yet."""
+    with closing(connect_postgres(settings)) as connection:
+        connection.execute(SQL("CREATE SCHEMA IF NOT EXISTS {}").format(Identifier(settings.database_schema)))
 
 
 def sqlite_path(settings: Settings) -> str:
@@ -202,6 +219,18 @@ def events_with_positions(app: Application[UUID], originator_id: UUID) -> list[t
     ]
 
 
+def count_stored_events(recorder: Any) -> int:
+    """How many events the recorder's table holds."""
+    if isinstance(recorder, PostgresApplicationRecorder):
+        statement: Any = SQL("SELECT COUNT(*) AS count FROM {schema}.{table}").format(
+            schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
+    else:
+        statement = f"SELECT COUNT(*) AS count FROM {recorder.events_table_name}"
+    with recorder.datastore.transaction(commit=False) as cursor:
+        cursor.execute(statement)
+        return int(cursor.fetchone()["count"])
+
+
 class EventStore(Application[UUID]):
     """The logbook's store opened only to read its events, as the projector does.
 
@@ -212,6 +241,8 @@ class EventStore(Application[UUID]):
     name = "logbook"
 
     def __init__(self, settings: Settings, create_tables: bool = False) -> None:
+        if create_tables and is_postgres(settings):
+            create_schema(settings)
         super().__init__(env=library_env(settings, create_tables))
         try:
             self._check_created(settings)

@@ -1,32 +1,26 @@
 """What every read model shares: a view that owns its tables and tracking, and a projection that fills it.
 
-A view is the library's SQLite tracking recorder with the read model's own
-tables added, in a file of its own, so that rebuilding one read model is
-dropping one file and the projector never competes with the web workers for
-the event store's write lock. A projection dispatches on event classes as
-the library's `Projection` does, but gathers its changes in memory and writes
-them, with the tracking position of the last event, in one transaction per
-page of events: exactly once, and fast enough to rebuild a million events.
+A view is a read model's tables and the library's tracking of its position,
+kept in one database (projections/sql.py): a SQLite file of its own, or the
+event store's PostgreSQL schema. A projection dispatches on event
+classes as the library's `Projection` does, but gathers its changes in memory
+and writes them, with the tracking position of the last event, in one
+transaction per page of events: exactly once, and fast enough to rebuild a
+million events.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from abc import abstractmethod
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.projection import Projection
-from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRecorder
 
-CACHE_KIB = 256 * 1024
-"""SQLite's page cache for a view's writer: a rebuild touches pages all over its indexes."""
-UPSTREAM = "logbook"
-"""The name of the application whose events the views track."""
+from projections.sql import UPSTREAM, Cursor, Database, SQLiteDatabase
 
 
 class UnhandledEventError(Exception):
@@ -40,61 +34,41 @@ class UnhandledEventError(Exception):
         self.position = position
 
 
-class View(SQLiteTrackingRecorder):
+class View(TrackingRecorder):
     """A read model's tables and the position up to which they reflect the events."""
 
     tables: ClassVar[tuple[str, ...]] = ()
-    """The read model's CREATE TABLE and CREATE INDEX statements."""
+    """The read model's CREATE TABLE and CREATE INDEX statements, as SQLite takes them."""
     schema_version: ClassVar[int] = 1
-    """Raised when `tables` change: a file of another version is emptied, and the projector fills it again."""
+    """Raised when `tables` change: a view of another version is emptied, and the projector fills it again."""
 
-    def __init__(self, path: str, lock_timeout: int = 30) -> None:
-        super().__init__(SQLiteDatastore(path, lock_timeout=lock_timeout, pool_size=2))
-        self.path = path
-        self._drop_other_schema()
-        self.create_table()
+    def __init__(self, database: Database | str, lock_timeout: int = 30) -> None:
+        """Opens the view in ``database``: a path is a SQLite file, whose tables are created if need be; on
+        PostgreSQL it raises `ViewNotCreatedError` unless `PostgresDatabase.create` made them."""
+        self.database = SQLiteDatabase(database, lock_timeout) if isinstance(database, str) else database
+        self.database.open(self.tables, self.schema_version)
 
-    def _drop_other_schema(self) -> None:
-        """Drops every table of a file written for another schema version; a read model is rebuilt, not migrated."""
-        with self.datastore.transaction(commit=True) as cursor:
-            cursor.execute("PRAGMA user_version")
-            if cursor.fetchone()[0] == self.schema_version:
-                return
-            cursor.execute("SELECT name FROM sqlite_master WHERE type='table'")
-            for row in cursor.fetchall():
-                cursor.execute(f'DROP TABLE IF EXISTS "{row["name"]}"')
-            cursor.execute(f"PRAGMA user_version = {int(self.schema_version)}")
+    def insert_tracking(self, tracking: Tracking) -> None:
+        self.database.tracking.insert_tracking(tracking)
 
-    def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), *self.tables]
+    def max_tracking_id(self, application_name: str) -> int | None:
+        return self.database.tracking.max_tracking_id(application_name)
 
     def position(self) -> int:
         """The position of the last event this view reflects; 0 before the first."""
         return self.max_tracking_id(UPSTREAM) or 0
 
-    @contextmanager
-    def writing(self, position: int | None) -> Iterator[SQLiteCursor]:
-        """A transaction for rows, which records ``position`` as processed when it commits.
+    def writing(self, position: int | None) -> AbstractContextManager[Cursor]:
+        """A transaction for rows, which records ``position`` as processed when it commits."""
+        return self.database.writing(position)
 
-        The commit is not flushed to disk at once (WAL with ``synchronous=NORMAL``):
-        a power cut may lose the last transactions, never half of one, and since the
-        position is in the same transaction, what was lost is simply projected again.
-        """
-        with self.datastore.get_connection(commit=True) as connection:
-            connection.cursor().execute("PRAGMA synchronous=NORMAL")
-            connection.cursor().execute(f"PRAGMA cache_size=-{CACHE_KIB}")
-            with connection.transaction(commit=True) as cursor:
-                yield cursor
-                if position is not None and position > self.position_in(cursor):
-                    self._insert_tracking(cursor, Tracking(UPSTREAM, position))
+    def position_in(self, cursor: Cursor) -> int:
+        """The position as the transaction of ``cursor`` sees it."""
+        return self.database.position_in(cursor)
 
-    def position_in(self, cursor: SQLiteCursor) -> int:
-        return self._max_tracking_id(UPSTREAM, cursor) or 0
-
-    @contextmanager
-    def reading(self) -> Iterator[SQLiteCursor]:
-        with self.datastore.transaction(commit=False) as cursor:
-            yield cursor
+    def reading(self) -> AbstractContextManager[Cursor]:
+        """A read-only transaction, in which every statement sees the same commits."""
+        return self.database.reading()
 
     def wait_for(self, position: int, timeout: float) -> bool:
         """Waits until the view reflects ``position``; False if it did not within ``timeout`` seconds."""
@@ -110,14 +84,10 @@ class View(SQLiteTrackingRecorder):
 
     def reset(self) -> None:
         """Empties every table and forgets the position, in one transaction, for a rebuild from zero."""
-        with self.datastore.transaction(commit=True) as cursor:
-            cursor.execute("SELECT name FROM sqlite_master WHERE type='table' AND name != 'tracking'")
-            for row in cursor.fetchall():
-                cursor.execute(f'DELETE FROM "{row["name"]}"')
-            cursor.execute("DELETE FROM tracking WHERE application_name=?", (UPSTREAM,))
+        self.database.reset(self.tables)
 
     def close(self) -> None:
-        self.datastore.close()
+        self.database.close()
 
 
 TView = TypeVar("TView", bound=View)
@@ -151,7 +121,7 @@ class PagedProjection(Projection[TView], Generic[TView]):
         self._position = None
 
     @abstractmethod
-    def write(self, cursor: sqlite3.Cursor | SQLiteCursor) -> None:
+    def write(self, cursor: Cursor) -> None:
         """Writes the pending changes in the given transaction and forgets them."""
 
     def tick(self, now: datetime) -> None:

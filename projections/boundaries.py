@@ -9,14 +9,11 @@ and the reviews. Queries live in `BoundaryView` and projections/boundary_report.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any, ClassVar
 from uuid import UUID
 from zoneinfo import ZoneInfo
-
-from eventsourcing.sqlite import SQLiteCursor
 
 from events import Account, Client, Contact, Profile, Team
 from events.access_token import AccessToken
@@ -26,6 +23,7 @@ from events.policy import Policy, PolicyTerms
 from events.review import Review
 from projections.base import PagedProjection, View
 from projections.crossings import WINDOW_RULES, ClientFile, Crossing, Fact, Judge
+from projections.sql import Cursor, upsert
 from projections.storage import key, moment_of, moment_text
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
@@ -79,7 +77,7 @@ class BoundaryView(View):
 
     def teams(self) -> dict[str, tuple[str, str]]:
         with self.reading() as cursor:
-            cursor.execute("SELECT team_id, organisation, site FROM teams")
+            cursor.execute("SELECT team_id, organisation, site FROM teams ORDER BY team_id")
             return {row["team_id"]: (row["organisation"], row["site"]) for row in cursor.fetchall()}
 
     def policies(self) -> list[PolicyTerms]:
@@ -130,6 +128,12 @@ class BoundaryView(View):
             cursor.execute(statement, (key(value),))
             row = cursor.fetchone()
             return None if row is None else UUID(row[0])
+
+
+_UPSERT_TEAM = upsert("teams", ("team_id", "organisation", "site"), ("team_id",))
+_UPSERT_FACT = upsert("judged_contacts", (*FACT_COLUMNS, "site", "month"), ("contact_id",))
+_UPSERT_CROSSING = upsert("crossings", (*CROSSING_COLUMNS, "site", "month", "status"), ("crossing_id",))
+_UPSERT_JUDGE_CLOCK = upsert("judge_clock", ("id", "now"), ("id",))
 
 
 class Boundaries(PagedProjection[BoundaryView]):
@@ -282,22 +286,17 @@ class Boundaries(PagedProjection[BoundaryView]):
 
     # Writing.
 
-    def write(self, cursor: sqlite3.Cursor | SQLiteCursor) -> None:
-        cursor.executemany("INSERT OR REPLACE INTO teams VALUES (?, ?, ?)", self._new_teams)
-        cursor.executemany("INSERT OR IGNORE INTO policies VALUES (?, ?, ?)", self._new_policies)
+    def write(self, cursor: Cursor) -> None:
+        cursor.executemany(_UPSERT_TEAM, self._new_teams)
+        cursor.executemany("INSERT INTO policies VALUES (?, ?, ?) ON CONFLICT DO NOTHING", self._new_policies)
         cursor.executemany("INSERT INTO follow_up_plans VALUES (?, ?)", self._new_plans)
+        cursor.executemany(_UPSERT_FACT, [self._fact_row(fact) for fact in self.judge.changed_facts.values()])
         cursor.executemany(
-            f"INSERT OR REPLACE INTO judged_contacts ({', '.join(FACT_COLUMNS)}, site, month) "
-            f"VALUES ({', '.join('?' * (len(FACT_COLUMNS) + 2))})",
-            [self._fact_row(fact) for fact in self.judge.changed_facts.values()],
+            _UPSERT_CROSSING, [self._crossing_row(crossing) for crossing in self.judge.changed_crossings.values()]
         )
-        cursor.executemany(
-            f"INSERT OR REPLACE INTO crossings ({', '.join(CROSSING_COLUMNS)}, site, month, status) "
-            f"VALUES ({', '.join('?' * (len(CROSSING_COLUMNS) + 3))})",
-            [self._crossing_row(crossing) for crossing in self.judge.changed_crossings.values()],
-        )
-        cursor.executemany("INSERT OR IGNORE INTO reviews VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self._new_reviews)
-        cursor.execute("INSERT OR REPLACE INTO judge_clock VALUES (1, ?)", (moment_text(self.judge.now),))
+        cursor.executemany("INSERT INTO reviews VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                           self._new_reviews)
+        cursor.execute(_UPSERT_JUDGE_CLOCK, (1, moment_text(self.judge.now)))
         for crossing in self.judge.changed_crossings.values():
             self._crossing_client[crossing.crossing_id] = crossing.client_id
         self.judge.changed_facts.clear()

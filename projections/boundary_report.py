@@ -17,11 +17,10 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.sqlite import SQLiteCursor
-
 from events.policy import BUILT_IN_VERSION, PolicyHistory, terms_from_body
 from events.vocabulary import REFERRALS, SEVERITY_ORDER, Nature, ProfileKind, Rule, Severity, Verdict
 from projections.boundaries import BoundaryView
+from projections.sql import Cursor, Database
 from projections.storage import ID_PART, MOMENT_PART, decode_cursor, encode_cursor, key, moment_of, moment_text
 
 CROSSING_COLUMNS = (
@@ -114,7 +113,7 @@ def get_crossing(view: BoundaryView, crossing_id: UUID) -> dict[str, Any] | None
             return None
         sql.execute(
             "SELECT j.contact_id, j.occurred_at, j.team_id, j.account_id, j.profile_kind, j.nature, j.retracted "
-            "FROM json_each(?) AS e JOIN judged_contacts AS j ON j.contact_id = e.value "
+            f"FROM {view.database.json_elements('?', 'e')} JOIN judged_contacts AS j ON j.contact_id = e.value "
             "ORDER BY j.occurred_at, j.contact_id",
             (row["contact_ids"],),
         )
@@ -182,10 +181,10 @@ def _review(row: Any) -> dict[str, Any]:
 CONTACT_FIGURES = (
     "COUNT(*) AS contacts, "
     "COUNT(DISTINCT j.conversation_id) AS conversations, "
-    f"SUM(j.nature = '{HELP_QUESTION}') AS help_questions, "
-    f"SUM(j.nature = '{HELP_CONVERSATION}') AS help_conversations, "
-    f"SUM(j.nature IN ({REFERRAL_LIST})) AS referrals, "
-    f"SUM(j.nature = '{HELP_QUESTION}' AND j.referred_hours IS NOT NULL) AS referred, "
+    f"COUNT(*) FILTER (WHERE j.nature = '{HELP_QUESTION}') AS help_questions, "
+    f"COUNT(*) FILTER (WHERE j.nature = '{HELP_CONVERSATION}') AS help_conversations, "
+    f"COUNT(*) FILTER (WHERE j.nature IN ({REFERRAL_LIST})) AS referrals, "
+    f"COUNT(*) FILTER (WHERE j.nature = '{HELP_QUESTION}' AND j.referred_hours IS NOT NULL) AS referred, "
     f"COUNT(DISTINCT CASE WHEN j.nature = '{HELP_CONVERSATION}' THEN j.conversation_id END) AS drifted"
 )
 
@@ -205,7 +204,7 @@ def boundaries_report(
     the client within ``referral_within_hours`` of the policy in force when it was asked.
     """
     by = ReportKey(by)
-    key, source, params = _contact_source(by, start, end, team_id)
+    key, source, params = _contact_source(view.database, by, start, end, team_id)
     with view.reading() as sql:
         sql.execute(f"SELECT {key} AS key, {CONTACT_FIGURES} {source} GROUP BY {key}", params)
         figures = {row["key"]: row for row in sql.fetchall()}
@@ -223,7 +222,7 @@ def boundaries_report(
 
 
 def _contact_source(
-    by: ReportKey, start: datetime | None, end: datetime | None, team_id: str | None
+    database: Database, by: ReportKey, start: datetime | None, end: datetime | None, team_id: str | None
 ) -> tuple[str, str, dict[str, Any]]:
     """The key's expression, and ``FROM ... WHERE ...`` over the contacts (``j``) the report counts."""
     where, params = _equal_to("j", team_id=team_id)
@@ -235,15 +234,15 @@ def _contact_source(
     crossing_where, _ = _equal_to("c", team_id=team_id)
     _add_range(crossing_where, params, "c.started_at", start, end)
     evidence = (
-        "SELECT DISTINCT c.rule AS key, e.value AS contact_id FROM crossings AS c, json_each(c.contact_ids) AS e "
-        f"{_where(crossing_where)}"
+        "SELECT DISTINCT c.rule AS key, e.value AS contact_id "
+        f"FROM crossings AS c, {database.json_elements('c.contact_ids', 'e')} {_where(crossing_where)}"
     )
     source = f"FROM ({evidence}) AS evidence JOIN judged_contacts AS j ON j.contact_id = evidence.contact_id"
     return "evidence.key", f"{source} {_where(where)}", params
 
 
 def _crossings_by_severity(
-    sql: SQLiteCursor, by: ReportKey, start: datetime | None, end: datetime | None, team_id: str | None
+    sql: Cursor, by: ReportKey, start: datetime | None, end: datetime | None, team_id: str | None
 ) -> dict[str, dict[str, int]]:
     where, params = _equal_to("c", team_id=team_id)
     _add_range(where, params, "c.started_at", start, end)
@@ -281,15 +280,22 @@ def _report_row(key: str, figures: Any, hours: list[float], crossings: dict[str,
 # The comparison report: the counts of one snapshot of the view.
 
 DRIFT_INTO_HELP = Rule.DRIFT_INTO_HELP.value
-DRIFTED_CONVERSATIONS = (
-    # A drift crossing's first evidence is the conversation's first help conversation; the referrals
-    # that followed it are evidence too, which lowers its severity.
-    "SELECT j.conversation_id AS conversation_id, MAX(EXISTS ("
-    "SELECT 1 FROM json_each(c.contact_ids) AS e JOIN judged_contacts AS r ON r.contact_id = e.value "
-    f"WHERE r.nature IN ({REFERRAL_LIST}) AND r.retracted = 0)) AS referred "
-    "FROM crossings AS c JOIN judged_contacts AS j ON j.contact_id = json_extract(c.contact_ids, '$[0]') "
-    f"WHERE c.rule = '{DRIFT_INTO_HELP}' AND c.found = 1 GROUP BY j.conversation_id"
-)
+
+
+def _drifted_conversations(database: Database) -> str:
+    """The conversations with a drift crossing still found, each with ``referred`` 1 if a referral followed.
+
+    A drift crossing's first evidence is the conversation's first help conversation; the referrals
+    that followed it are evidence too, which lowers its severity.
+    """
+    return (
+        "SELECT j.conversation_id AS conversation_id, MAX(CASE WHEN EXISTS ("
+        f"SELECT 1 FROM {database.json_elements('c.contact_ids', 'e')} "
+        "JOIN judged_contacts AS r ON r.contact_id = e.value "
+        f"WHERE r.nature IN ({REFERRAL_LIST}) AND r.retracted = 0) THEN 1 ELSE 0 END) AS referred "
+        f"FROM crossings AS c JOIN judged_contacts AS j ON j.contact_id = {database.json_first('c.contact_ids')} "
+        f"WHERE c.rule = '{DRIFT_INTO_HELP}' AND c.found = 1 GROUP BY j.conversation_id"
+    )
 
 
 @dataclass(frozen=True)
@@ -325,17 +331,17 @@ def comparison_counts(
     by = ReportKey(by)
     if by is ReportKey.RULE or by is ReportKey.MONTH:
         raise ValueError(f"The comparison is not per {by.value}.")
-    column, source, params = _contact_source(by, start, end, None)
+    column, source, params = _contact_source(view.database, by, start, end, None)
     with view.reading() as sql:
         position = view.position_in(sql)
         return ComparisonCounts(
             position, _governing_versions(sql, position, start, end), _contacts_by_month(sql, column, source, params),
-            _conversations(sql, column, source, params), *_help_questions(sql, column, source, params),
+            _conversations(view.database, sql, column, source, params), *_help_questions(sql, column, source, params),
             _crossings_by_rule(sql, by, start, end),
         )
 
 
-def _governing_versions(sql: SQLiteCursor, position: int, start: datetime | None, end: datetime | None) -> list[str]:
+def _governing_versions(sql: Cursor, position: int, start: datetime | None, end: datetime | None) -> list[str]:
     """The versions in force when the live contacts of [start, end) occurred, in the order they took effect."""
     sql.execute("SELECT body FROM policies WHERE position <= ? ORDER BY position", (position,))
     history = PolicyHistory(terms_from_body(json.loads(row["body"])) for row in sql.fetchall())
@@ -346,10 +352,10 @@ def _governing_versions(sql: SQLiteCursor, position: int, start: datetime | None
     return list(dict.fromkeys(versions))
 
 
-def _contacts_by_month(sql: SQLiteCursor, column: str, source: str, params: dict[str, Any]) -> list[Any]:
+def _contacts_by_month(sql: Cursor, column: str, source: str, params: dict[str, Any]) -> list[Any]:
     sql.execute(
         f"SELECT {column} AS key, j.month, j.profile_id, j.profile_kind, COUNT(*) AS contacts, "
-        f"SUM(j.intern) AS interns {source} GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
+        f"COUNT(*) FILTER (WHERE j.intern = 1) AS interns {source} GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
         params,
     )
     return [(row["key"], row["month"], row["profile_id"], row["profile_kind"], row["contacts"], row["interns"])
@@ -357,23 +363,23 @@ def _contacts_by_month(sql: SQLiteCursor, column: str, source: str, params: dict
 
 
 def _conversations(
-    sql: SQLiteCursor, column: str, source: str, params: dict[str, Any]
+    database: Database, sql: Cursor, column: str, source: str, params: dict[str, Any]
 ) -> dict[str, tuple[int, int, int]]:
     source = source.replace(
-        "FROM judged_contacts AS j", f"FROM judged_contacts AS j LEFT JOIN ({DRIFTED_CONVERSATIONS}) AS d "
+        "FROM judged_contacts AS j", f"FROM judged_contacts AS j LEFT JOIN ({_drifted_conversations(database)}) AS d "
         "ON d.conversation_id = j.conversation_id", 1,
     )
     sql.execute(
         f"SELECT {column} AS key, COUNT(DISTINCT j.conversation_id) AS conversations, "
         "COUNT(DISTINCT CASE WHEN d.conversation_id IS NOT NULL THEN j.conversation_id END) AS drifted, "
-        f"COUNT(DISTINCT CASE WHEN d.referred THEN j.conversation_id END) AS referred {source} GROUP BY 1",
+        f"COUNT(DISTINCT CASE WHEN d.referred = 1 THEN j.conversation_id END) AS referred {source} GROUP BY 1",
         params,
     )
     return {row["key"]: (row["conversations"], row["drifted"], row["referred"]) for row in sql.fetchall()}
 
 
 def _help_questions(
-    sql: SQLiteCursor, column: str, source: str, params: dict[str, Any]
+    sql: Cursor, column: str, source: str, params: dict[str, Any]
 ) -> tuple[dict[str, int], dict[str, list[float]]]:
     sql.execute(f"SELECT {column} AS key, COUNT(*) AS asked {source} AND j.nature = '{HELP_QUESTION}' GROUP BY 1",
                 params)
@@ -390,7 +396,7 @@ def _help_questions(
 
 
 def _crossings_by_rule(
-    sql: SQLiteCursor, by: ReportKey, start: datetime | None, end: datetime | None
+    sql: Cursor, by: ReportKey, start: datetime | None, end: datetime | None
 ) -> dict[str, dict[str, int]]:
     where, params = ["c.found = 1"], dict[str, Any]()
     _add_range(where, params, "c.started_at", start, end)
@@ -406,7 +412,7 @@ def _crossings_by_rule(
 
 
 def _any_contact(
-    sql: SQLiteCursor, span_start: datetime | None, span_end: datetime | None,
+    sql: Cursor, span_start: datetime | None, span_end: datetime | None,
     start: datetime | None, end: datetime | None,
 ) -> bool:
     """Whether a live contact occurred in the span and the period."""

@@ -1,16 +1,18 @@
 """The projector: feeds the store's events, in their total order, to the projections.
 
-How new events reach the projector is chosen in one place, `PollingFeed`:
-the library's SQLite recorder cannot push new events to a follower (it has
-no subscription in 9.5.6), so the projector pulls the notification log in
-pages and sleeps briefly when it has caught up. A store that can push
-(PostgreSQL's LISTEN/NOTIFY through the library's subscription) gets a feed
-of its own with the same two methods.
+How new events reach a following projector is chosen in one place,
+`follow_feed`: the library's SQLite recorder cannot push new events to a
+follower (it has no subscription in 9.5.6), so on SQLite the projector pulls
+the notification log in pages and sleeps briefly when it has caught up
+(`PollingFeed`); on PostgreSQL the library's subscription pushes them, woken
+by LISTEN/NOTIFY (`SubscriptionFeed`). A rebuild reads to the head and stops,
+so it always pulls.
 """
 
 from __future__ import annotations
 
 import gc
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -18,7 +20,8 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification, Tracking
+from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification, Subscription, Tracking
+from eventsourcing.postgres import PostgresApplicationRecorder
 
 from projections.base import UPSTREAM, PagedProjection, UnhandledEventError
 
@@ -64,13 +67,108 @@ class PollingFeed:
         """Returns when new events may have arrived (here: after a short pause) or when stopped."""
         stop.wait(self.poll_seconds)
 
+    def close(self) -> None:
+        """Nothing to let go of: every page was read on demand."""
+
+
+class FeedLostError(Exception):
+    """Raised when the store's subscription ended (its connection died); the projector must be restarted."""
+
+
+class SubscriptionFeed:
+    """The events the library's subscription pushes, in pages; on PostgreSQL it is woken by LISTEN/NOTIFY.
+
+    The subscription starts after the position of the first page asked for, and
+    a thread of its own moves what it delivers into a bounded queue, from which
+    pages are taken without waiting. If the subscription fails (the server went
+    away), the next page raises `FeedLostError`: the projector stops, and its
+    supervisor starts it again from its tracking positions.
+    """
+
+    def __init__(self, recorder: ApplicationRecorder, page_size: int = PAGE_SIZE, wait_seconds: float = 1.0) -> None:
+        self.recorder = recorder
+        self.page_size = page_size
+        self.wait_seconds = wait_seconds
+        self._delivered: queue.Queue[Notification] = queue.Queue(maxsize=10 * page_size)
+        self._arrived = threading.Event()
+        self._stopped = threading.Event()
+        self._subscription: Subscription[Any] | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def page_after(self, position: int) -> Sequence[Notification]:
+        if self._subscription is None:
+            self._start(position)
+        page: list[Notification] = []
+        while len(page) < self.page_size:
+            try:
+                notification = self._delivered.get_nowait()
+            except queue.Empty:
+                break
+            if notification.id > position:
+                page.append(notification)
+        if not page and self._error is not None:
+            raise FeedLostError(f"The store's subscription ended: {type(self._error).__name__}: {self._error}")
+        return page
+
+    def head(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    def wait(self, stop: threading.Event) -> None:
+        """Returns when the subscription delivered events, when stopped, or after `wait_seconds` at most."""
+        if self._delivered.empty() and self._error is None and not stop.is_set():
+            self._arrived.wait(self.wait_seconds)
+        self._arrived.clear()
+
+    def close(self) -> None:
+        self._stopped.set()
+        if self._subscription is not None:
+            self._subscription.__exit__(None, None, None)  # stops it and joins its threads
+        if self._thread is not None:
+            self._thread.join()
+
+    def _start(self, position: int) -> None:
+        self._subscription = self.recorder.subscribe(gt=position).__enter__()
+        self._thread = threading.Thread(target=self._follow, name="subscription-feed", daemon=True)
+        self._thread.start()
+
+    def _follow(self) -> None:
+        assert self._subscription is not None
+        try:
+            for notification in self._subscription:
+                while not self._stopped.is_set():
+                    try:
+                        self._delivered.put(notification, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                self._arrived.set()
+                if self._stopped.is_set():
+                    return
+        except BaseException as error:  # handed to the projector's thread, which stops on it
+            self._error = error
+        else:
+            if not self._stopped.is_set():
+                self._error = FeedLostError("the subscription stopped")
+        self._arrived.set()
+
+
+Feed = PollingFeed | SubscriptionFeed
+
+
+def follow_feed(recorder: ApplicationRecorder) -> Feed:
+    """How a following projector learns of new events: pushed where the store can push them, else pulled."""
+    if isinstance(recorder, PostgresApplicationRecorder):
+        return SubscriptionFeed(recorder)
+    return PollingFeed(recorder)
+
 
 class Projector:
     """Runs projections over the events of the logbook, from each projection's own position."""
 
     def __init__(
         self,
-        feed: PollingFeed,
+        feed: Feed,
         mapper: Mapper[Any],
         projections: Sequence[PagedProjection[Any]],
         clock: Callable[[], datetime],
@@ -147,13 +245,19 @@ class Projector:
             if page:
                 self.apply_page(page)
                 continue
+            if self.position() < self.feed.head():
+                # Pushed events may lag the store for a moment; time is judged only once every
+                # event recorded before it was applied, as a rebuild judges it.
+                self.feed.wait(stop)
+                continue
             if time.monotonic() >= next_tick:
                 self.tick()
                 next_tick = time.monotonic() + TICK_EVERY.total_seconds()
             self.feed.wait(stop)
 
     def close(self) -> None:
-        """Closes the event store the projector reads, and the views it writes."""
+        """Closes the feed and the event store the projector reads, and the views it writes."""
+        self.feed.close()
         self._on_close()
         for projection in self.projections:
             projection.view.close()

@@ -16,7 +16,6 @@ when the client's notes are erased or expire.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,13 +23,12 @@ from enum import StrEnum
 from typing import Any, ClassVar, Generic, TypeVar
 from uuid import UUID
 
-from eventsourcing.sqlite import SQLiteCursor
-
 from events import CORRECTABLE_FIELDS, Client, Contact, Policy, Review
 from events.catalogue import DIRECTORY_EVENTS
 from events.listings import LISTINGS
 from events.vocabulary import REFERRALS
 from projections.base import PagedProjection, View
+from projections.sql import Cursor, Database
 from projections.storage import (
     ID_PART,
     MOMENT_PART,
@@ -170,29 +168,32 @@ _CONTACT_COLUMNS = (
     "team_id, account_id, profile_id, profile_kind, channel, direction, nature, thread, "
     "message_count, duration_minutes, topics, corrected, retracted, note_key_id, sealed_note, note_erased"
 )
+_NO_NUMBER = "CAST(NULL AS BIGINT)"
+"""A follow-up's empty number columns: PostgreSQL types a bare NULL in a subquery as text, which no union matches."""
 _TIMELINE = f"""
 SELECT * FROM (
     SELECT 'contact' AS type, contact_id AS id, occurred_at, recorded_at, {_CONTACT_COLUMNS},
            NULL AS due, NULL AS planned_at, NULL AS completed_at, NULL AS status
     FROM contacts
     WHERE client_id = :client_id AND (occurred_at, contact_id) > (:after_at, :after_id)
-    ORDER BY occurred_at, contact_id LIMIT :limit)
+    ORDER BY occurred_at, contact_id LIMIT :limit) AS contact_items
 UNION ALL
 SELECT * FROM (
     SELECT 'follow_up', follow_up_id, due, NULL, team_id, account_id, NULL, NULL, NULL, NULL, NULL, NULL,
-           NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, due, planned_at, completed_at,
+           {_NO_NUMBER}, {_NO_NUMBER}, NULL, {_NO_NUMBER}, {_NO_NUMBER}, NULL, NULL, {_NO_NUMBER},
+           due, planned_at, completed_at,
            CASE WHEN completed_at IS NOT NULL THEN 'completed' WHEN due < :now THEN 'overdue' ELSE 'planned' END
     FROM follow_ups
     WHERE client_id = :client_id AND (due, follow_up_id) > (:after_at, :after_id)
-    ORDER BY due, follow_up_id LIMIT :limit)
+    ORDER BY due, follow_up_id LIMIT :limit) AS follow_up_items
 ORDER BY occurred_at, id LIMIT :limit"""
 _TEAM_CLIENTS = f"""
 SELECT * FROM (
     SELECT client_teams.client_id AS client_id, last_contact_at, next_due, open_follow_ups,
            {CLIENT_STATUS} AS status
     FROM client_teams JOIN clients ON clients.client_id = client_teams.client_id
-    WHERE client_teams.team_id = :team_id AND client_teams.client_id > :after_id)
-WHERE :status IS NULL OR status = :status
+    WHERE client_teams.team_id = :team_id AND client_teams.client_id > :after_id) AS team_clients
+WHERE CAST(:status AS TEXT) IS NULL OR status = :status
 ORDER BY client_id LIMIT :limit"""
 _TEAM_FOLLOW_UPS = """
 SELECT follow_up_id, client_id, due, planned_at, account_id,
@@ -317,13 +318,13 @@ def _status_params(now: datetime, dormant_after: timedelta) -> dict[str, str]:
     return {"now": moment_text(now), "dormant_before": moment_text(now - dormant_after)}
 
 
-def _page(rows: list[sqlite3.Row], limit: int, item: Callable[[sqlite3.Row], T], key: tuple[str, ...]) -> Page[T]:
+def _page(rows: list[Any], limit: int, item: Callable[[Any], T], key: tuple[str, ...]) -> Page[T]:
     """The first ``limit`` rows as items, and a cursor after the last of them if there are more."""
     next_cursor = encode_cursor(*(rows[limit - 1][column] for column in key)) if len(rows) > limit else None
     return Page(tuple(item(row) for row in rows[:limit]), next_cursor)
 
 
-def _timeline_item(row: sqlite3.Row) -> ContactItem | FollowUpItem:
+def _timeline_item(row: Any) -> ContactItem | FollowUpItem:
     if row["type"] == "follow_up":
         return FollowUpItem(
             UUID(row["id"]), moment_of(row["occurred_at"]), moment_of(row["due"]), moment_of(row["planned_at"]),
@@ -338,14 +339,14 @@ def _timeline_item(row: sqlite3.Row) -> ContactItem | FollowUpItem:
     )
 
 
-def _team_client(row: sqlite3.Row) -> TeamClient:
+def _team_client(row: Any) -> TeamClient:
     return TeamClient(
         UUID(row["client_id"]), ClientStatus(row["status"]), optional_moment(row["last_contact_at"]),
         optional_moment(row["next_due"]), row["open_follow_ups"],
     )
 
 
-def _team_follow_up(row: sqlite3.Row) -> TeamFollowUp:
+def _team_follow_up(row: Any) -> TeamFollowUp:
     return TeamFollowUp(
         UUID(row["follow_up_id"]), UUID(row["client_id"]), moment_of(row["due"]), moment_of(row["planned_at"]),
         row["account_id"], OpenFollowUpStatus(row["status"]),
@@ -355,7 +356,7 @@ def _team_follow_up(row: sqlite3.Row) -> TeamFollowUp:
 # The projection.
 
 _INSERT_CLIENT = """INSERT INTO clients (client_id, organisation) VALUES (?, ?)
-    ON CONFLICT (client_id) DO UPDATE SET organisation = COALESCE(excluded.organisation, organisation)"""
+    ON CONFLICT (client_id) DO UPDATE SET organisation = COALESCE(excluded.organisation, clients.organisation)"""
 _INSERT_CONTACT = f"""
 INSERT INTO contacts (contact_id, client_id, position, occurred_at, recorded_at, {_CONTACT_COLUMNS})
     VALUES (:contact_id, :client_id, :position, :occurred_at, :recorded_at, :team_id, :account_id, :profile_id,
@@ -366,7 +367,8 @@ _SHRED_NOTES = """UPDATE contacts SET sealed_note = NULL, note_erased = 1
 _AMEND_CONTACT = (
     "UPDATE contacts SET "
     + ", ".join(f"{name} = CASE WHEN :set_{name} THEN :{name} ELSE {name} END" for name in sorted(CORRECTABLE_FIELDS))
-    + ", corrected = MAX(corrected, :corrected), retracted = MAX(retracted, :retracted) WHERE contact_id = :contact_id"
+    + ", corrected = CASE WHEN :corrected > corrected THEN :corrected ELSE corrected END"
+    + ", retracted = CASE WHEN :retracted > retracted THEN :retracted ELSE retracted END WHERE contact_id = :contact_id"
 )
 _INSERT_FOLLOW_UP = """
 INSERT INTO follow_ups (follow_up_id, client_id, team_id, account_id, due, planned_at, completed_at)
@@ -434,10 +436,10 @@ class Timelines(PagedProjection[TimelineView]):
         self._changes = _Changes()  # nothing of the page is applied
         raise self.unhandled(domain_event, position)
 
-    def write(self, cursor: sqlite3.Cursor | SQLiteCursor) -> None:
+    def write(self, cursor: Cursor) -> None:
         changes, self._changes = self._changes, _Changes()
         cursor.executemany(_INSERT_CLIENT, changes.clients.items())
-        cursor.executemany("INSERT OR IGNORE INTO client_teams (team_id, client_id) VALUES (?, ?)",
+        cursor.executemany("INSERT INTO client_teams (team_id, client_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
                            sorted(changes.client_teams))
         cursor.executemany(_INSERT_CONTACT, changes.contacts.values())
         cursor.executemany(_INSERT_FOLLOW_UP, changes.follow_ups.values())
@@ -445,7 +447,7 @@ class Timelines(PagedProjection[TimelineView]):
         cursor.executemany("UPDATE follow_ups SET completed_at = ? WHERE follow_up_id = ?",
                            [(completed_at, i) for i, completed_at in changes.completions.items()])
         cursor.executemany(_SHRED_NOTES, changes.shreddings)
-        touched = changes.touched | _clients_of(cursor, changes.amendments)
+        touched = changes.touched | _clients_of(self.view.database, cursor, changes.amendments)
         cursor.executemany(_REFRESH_CLIENT, [{"client_id": client_id} for client_id in sorted(touched)])
 
     def _contact_logged(self, event: Contact.Logged, position: int) -> None:
@@ -536,12 +538,13 @@ def _amendment_params(contact_id: str, columns: dict[str, Any]) -> dict[str, Any
     return params | {key: columns[key] for key in ("corrected", "retracted") if key in columns}
 
 
-def _clients_of(cursor: sqlite3.Cursor | SQLiteCursor, contact_ids: Collection[str]) -> set[str]:
+def _clients_of(database: Database, cursor: Cursor, contact_ids: Collection[str]) -> set[str]:
     """The clients of contacts written by earlier pages."""
     if not contact_ids:
         return set()
     cursor.execute(
-        "SELECT DISTINCT client_id FROM contacts WHERE contact_id IN (SELECT value FROM json_each(?))",
+        "SELECT DISTINCT client_id FROM contacts "
+        f"WHERE contact_id IN (SELECT ids.value FROM {database.json_elements('?', 'ids')})",
         (json.dumps(list(contact_ids)),),
     )
     return {row["client_id"] for row in cursor.fetchall()}
