@@ -9,7 +9,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from api.blueprint import Blueprint
 from api.extension import logbook
-from api.fields import DateOrMoment, slug, text
+from api.fields import DateOrMoment, Text, slug, text
 from api.guard import actor, allow
 from api.read_models import ReadSchema, cursor_field, limit_field, read_model
 from events.errors import NotFoundError
@@ -47,7 +47,7 @@ class PeriodSchema(ReadSchema):
 
 class CrossingQuerySchema(PeriodSchema):
     team_id = slug()
-    site = fields.String(validate=validate.Length(min=1, max=100))
+    site = Text(validate=validate.Length(min=1, max=100))
     rule = fields.Enum(Rule, by_value=True)
     severity = fields.Enum(Severity, by_value=True)
     status = fields.Enum(CrossingStatus, by_value=True)

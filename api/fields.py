@@ -31,7 +31,10 @@ def slug(**kwargs: Any) -> fields.String:
 
 
 class Text(fields.String):
-    """A string that is Unicode text: JSON's escapes can smuggle in lone surrogates, which are not."""
+    """A string that is Unicode text: JSON's escapes can smuggle in lone surrogates, which are not.
+
+    NUL is refused too: PostgreSQL's text cannot hold it, and no one types it.
+    """
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
@@ -39,6 +42,8 @@ class Text(fields.String):
             text.encode("utf-8")
         except UnicodeEncodeError:
             raise ValidationError("Must be valid Unicode text.") from None
+        if "\x00" in text:
+            raise ValidationError("Must not contain NUL characters.")
         return text
 
 

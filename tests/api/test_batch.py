@@ -22,6 +22,7 @@ from eventsourcing.persistence import OperationalError
 from api.contacts import NewContactSchema
 from events import Client, Contact
 from logbook.application import ContactDraft, Logbook
+from tests.stores import TestStore
 
 BATCH = "/api/v1/contacts/batch"
 MAX_BATCH_BODY_BYTES = 1_048_576
@@ -111,7 +112,7 @@ def test_a_batch_is_saved_in_one_transaction_at_consecutive_positions(world, log
         return insert_events(stored_events, **kwargs)
 
     monkeypatch.setattr(logbook.recorder, "insert_events", counted)
-    before = events_in_store()
+    before, head = events_in_store(), logbook.recorder.max_notification_id() or 0
 
     results = results_of(post_batch(world, contacts_of(world, "ann", 20)))
 
@@ -120,7 +121,7 @@ def test_a_batch_is_saved_in_one_transaction_at_consecutive_positions(world, log
     assert events_in_store() == before + 27
     positions = [result["body"]["position"] for result in results]
     assert positions == sorted(positions)
-    assert set(positions) <= set(range(before + 1, before + 28))
+    assert set(positions) <= set(range(head + 1, head + 28))
 
 
 def test_a_failure_in_the_middle_of_saving_a_batch_writes_none_of_it(world, logbook, events_in_store, monkeypatch):
@@ -139,7 +140,7 @@ def test_a_failure_in_the_middle_of_saving_a_batch_writes_none_of_it(world, logb
     refused = post_batch(world, contacts)
 
     assert refused.status_code == 503
-    assert written == [10 + 7]
+    assert written and set(written) == {10 + 7}  # once; on PostgreSQL the library tries a few times
     assert events_in_store() == before
     assert all(world.get(f"/api/v1/contacts/{c['contact_id']}", who="ann").status_code == 404 for c in contacts)
     monkeypatch.undo()
@@ -433,10 +434,16 @@ def shapes(events: list[Any]) -> list[tuple[str, dict[str, Any]]]:
 
 
 def comparable(result: dict[str, Any], item: Any) -> dict[str, Any]:
-    """A result without a contact id the server chose."""
+    """A result without a contact id the server chose, nor, on PostgreSQL, a position.
+
+    PostgreSQL's positions have gaps where a transaction rolled back, and a batch
+    and its contacts sent one by one roll back different transactions.
+    """
     body = dict(result.get("body") or {})
     if isinstance(item, dict) and "contact_id" not in item:
         body.pop("contact_id", None)
+    if TestStore.is_postgres():
+        body.pop("position", None)
     return {**result, "body": body}
 
 

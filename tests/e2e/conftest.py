@@ -10,13 +10,12 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -24,6 +23,9 @@ from typing import Any
 
 import pytest
 import requests
+
+from logbook.config import Settings
+from tests.stores import count_stored_events, store_environ
 
 VENV_BIN = Path(sys.executable).parent
 WORKERS = 2
@@ -55,14 +57,8 @@ class Server:
         return self.log_file.read_text(errors="replace")
 
     def count_events(self, originator_id: uuid.UUID | None = None) -> int:
-        """Counts the stored events straight from the SQLite file, not through the server."""
-        uri = f"file:{self.data_dir / 'logbook.sqlite3'}?mode=ro"
-        with closing(sqlite3.connect(uri, uri=True, timeout=10)) as connection:
-            if originator_id is None:
-                return connection.execute("SELECT COUNT(*) FROM stored_events").fetchone()[0]
-            return connection.execute(
-                "SELECT COUNT(*) FROM stored_events WHERE originator_id=?", (originator_id.hex,)
-            ).fetchone()[0]
+        """Counts the stored events straight from the store, not through the server."""
+        return count_stored_events(Settings.from_environ(_environment(self.data_dir)), originator_id)
 
 
 @dataclass(frozen=True)
@@ -140,7 +136,7 @@ def _environment(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOGBOOK_") and k not in LEAKY_VARIABLES}
     env["LOGBOOK_DATA_DIR"] = str(data_dir)
     env["PYTHONUNBUFFERED"] = "1"
-    return env
+    return env | store_environ(data_dir)
 
 
 def _init_store(env: dict[str, str], cwd: Path) -> str:

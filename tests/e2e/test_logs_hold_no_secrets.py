@@ -25,6 +25,8 @@ from urllib.parse import quote
 import pytest
 import requests
 
+from tests.stores import store_environ
+
 pytestmark = pytest.mark.e2e
 
 VENV_BIN = Path(sys.executable).parent
@@ -101,7 +103,7 @@ def environment(data_dir: Path) -> dict[str, str]:
     """The server's environment: its data directory, nothing of a developer's shell."""
     leaky = ("DATABASE_URL", "PORT", "WEB_CONCURRENCY", "GUNICORN_CMD_ARGS")
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOGBOOK_") and k not in leaky}
-    return env | {"LOGBOOK_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
+    return env | {"LOGBOOK_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"} | store_environ(data_dir)
 
 
 @contextmanager

@@ -70,7 +70,7 @@ def test_a_postgres_url_names_the_library_s_postgres_store_in_the_configured_sch
 
 @pytest.mark.parametrize("schema", ["Caw", "caw-nwvl", "1caw", "x; DROP TABLE y", ""])
 def test_a_database_schema_that_is_not_a_plain_lower_case_name_is_refused(tmp_path, schema):
-    environ = {"LOGBOOK_DATA_DIR": str(tmp_path), "LOGBOOK_DATABASE_SCHEMA": schema}
+    environ = {"LOGBOOK_DATA_DIR": str(tmp_path), "LOGBOOK_DATABASE_SCHEMA": schema, "DATABASE_URL": "sqlite:///x"}
     if not schema:
         assert Settings.from_environ(environ).database_schema == "public"
         return
@@ -97,6 +97,7 @@ def test_a_postgres_store_before_logbook_init_is_refused_with_what_to_do(tmp_pat
             connection.execute("DROP SCHEMA lbt_not_initialised CASCADE")
 
 
+@pytest.mark.sqlite_only("the embedded store's file")
 def test_the_store_is_the_sqlite_file_in_the_data_directory_whatever_the_shell_says(tmp_path, monkeypatch):
     monkeypatch.setenv("PERSISTENCE_MODULE", "eventsourcing.popo")
     monkeypatch.setenv("SQLITE_DBNAME", str(tmp_path / "leaked.sqlite3"))

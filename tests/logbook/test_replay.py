@@ -49,6 +49,7 @@ from logbook.store import EventStore
 from projections.boundaries import BoundaryView
 from projections.boundary_report import boundaries_report
 from projections.runner import SETTLE
+from tests.stores import read_model_rows
 
 T = datetime.fromisoformat("2026-08-20T15:30:00+02:00")
 END = datetime(2026, 11, 2, tzinfo=timezone.utc)
@@ -270,13 +271,12 @@ def test_a_replay_leaves_the_live_read_models_untouched_and_no_scratch_behind(
 ) -> None:
     with closing(read_models.projector(store_a, Clock(END))) as live:
         live.catch_up()
-    live_dir = store_a.data_dir / "projections"
-    before = {path.name: path.read_bytes() for path in sorted(live_dir.iterdir())}
+    before = read_model_rows(store_a)
     positions = {name: position_of(store_a, name) for name in read_models.PROJECTIONS}
 
     replay(store_a, T, SECTOR_AGREEMENT_2019, tmp_path)
 
-    assert {path.name: path.read_bytes() for path in sorted(live_dir.iterdir())} == before
+    assert read_model_rows(store_a) == before
     assert {name: position_of(store_a, name) for name in read_models.PROJECTIONS} == positions
     assert sorted(path.name for path in tmp_path.iterdir()) == ["report.json"]
 

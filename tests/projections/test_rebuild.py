@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Collection
 from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -28,6 +29,7 @@ from logbook.config import Settings
 from logbook.demo import load_demo
 from logbook.store import EventStore
 from projections.runner import SETTLE
+from tests.stores import read_model_rows, store_environ
 
 JUDGED = (Contact.Logged, Contact.Corrected, Contact.Retracted, Client.FollowUpPlanned, Policy.Published)
 STATE_TABLES = {"judge_clock"}
@@ -42,17 +44,8 @@ class Clock:
         return self.now
 
 
-def rows_of(settings: Settings, skip: set[str] = frozenset()) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every read model, table by table, in a stable order."""
-    tables: dict[str, list[tuple[Any, ...]]] = {}
-    for name in read_models.PROJECTIONS:
-        with closing(read_models.open_view(settings, name)) as view, view.reading() as cursor:
-            cursor.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")
-            for (table,) in [tuple(row) for row in cursor.fetchall()]:
-                if table not in skip:
-                    cursor.execute(f'SELECT * FROM "{table}"')
-                    tables[f"{name}.{table}"] = sorted(tuple(row) for row in cursor.fetchall())
-    return tables
+def rows_of(settings: Settings, skip: Collection[str] = frozenset()) -> dict[str, list[tuple[Any, ...]]]:
+    return read_model_rows(settings, skip)
 
 
 def _recorded_times(projector: Any, page: Any) -> list[datetime]:
@@ -104,8 +97,8 @@ def test_a_rebuild_from_zero_gives_exactly_the_rows_of_the_live_projector(tmp_pa
 
 @pytest.mark.e2e
 def test_a_projector_killed_at_random_moments_ends_with_the_rows_of_a_clean_rebuild(tmp_path: Path) -> None:
-    env = {**os.environ, "LOGBOOK_DATA_DIR": str(tmp_path), "LOGBOOK_SECRET_KEY": "k" * 40}
-    env.pop("DATABASE_URL", None)
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env |= {"LOGBOOK_DATA_DIR": str(tmp_path), "LOGBOOK_SECRET_KEY": "k" * 40, **store_environ(tmp_path)}
     settings = Settings.from_environ(env)
     app = Logbook(settings)
     load_demo(app, seed=11, contact_count=3000, echo=lambda message: None)

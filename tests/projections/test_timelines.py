@@ -11,6 +11,7 @@ import pytest
 
 from events.vocabulary import Nature, Role, Verdict
 from logbook import read_models
+from logbook.config import ConfigurationError
 from projections.base import UnhandledEventError
 from projections.storage import InvalidCursorError
 from projections.timelines import (
@@ -339,6 +340,7 @@ def test_an_erasure_drops_the_sealed_notes_of_earlier_contacts_and_marks_them(wo
     assert "Terug" not in items[after.contact_id].sealed_note
 
 
+@pytest.mark.sqlite_only("a SQLite view keeps its version in PRAGMA user_version and is recreated when opened")
 def test_a_view_written_for_another_schema_is_emptied_and_filled_again(world, settings, clock):
     receipt = world.log()
     with closing(read_models.projector(settings, clock, ["timelines"])) as projector:
@@ -346,6 +348,27 @@ def test_a_view_written_for_another_schema_is_emptied_and_filled_again(world, se
         with projector.projections[0].view.writing(None) as cursor:
             cursor.execute("PRAGMA user_version = 1")
 
+    with closing(read_models.open_view(settings, "timelines")) as reopened:
+        assert reopened.position() == 0
+    with closing(read_models.projector(settings, clock, ["timelines"])) as projector:
+        projector.catch_up()
+        view = cast(TimelineView, projector.projections[0].view)
+        assert ids(timeline(view, receipt.client_id)) == [receipt.contact_id]
+
+
+@pytest.mark.postgres_only
+def test_a_postgres_view_of_another_schema_is_refused_until_init_recreates_it_then_filled_again(
+    world, settings, clock
+):
+    receipt = world.log()
+    with closing(read_models.projector(settings, clock, ["timelines"])) as projector:
+        projector.catch_up()
+        with projector.projections[0].view.writing(None) as cursor:
+            cursor.execute("UPDATE view_versions SET version = 1 WHERE name = 'timelines'")
+
+    with pytest.raises(ConfigurationError, match="run `logbook init`"):
+        read_models.open_view(settings, "timelines")
+    read_models.create_tables(settings)  # what `logbook init` does
     with closing(read_models.open_view(settings, "timelines")) as reopened:
         assert reopened.position() == 0
     with closing(read_models.projector(settings, clock, ["timelines"])) as projector:
