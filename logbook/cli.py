@@ -409,7 +409,9 @@ def run_projections() -> None:
         signal.signal(signal_number, lambda *_: stop.set())
     click.echo("projector following the store; stop with Ctrl-C", err=True)
     with _projecting():
-        read_models.run(_settings(), utc_now, stop)
+        read_models.run(_settings(), utc_now, stop, waiting=lambda names: click.echo(
+            f"waiting for projection(s) {', '.join(names)}, run by another projector; taking over when it stops",
+            err=True))
 
 
 @projections.command("rebuild")

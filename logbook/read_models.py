@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import logging
 import multiprocessing
 import os
 import threading
@@ -35,7 +34,6 @@ from projections.runner import FeedLostError, PollingFeed, Projector, follow_fee
 from projections.sql import PostgresDatabase, ViewNotCreatedError
 from projections.timelines import Timelines, TimelineView
 
-log = logging.getLogger(__name__)
 LOCK_CHECK_SECONDS = 2.0
 """How often a projector checks that it still holds its projections on PostgreSQL."""
 
@@ -104,7 +102,10 @@ def projector(
     return Projector(feed, store.mapper, projections, clock, on_close=store.close)
 
 
-def run(settings: Settings, clock: Callable[[], datetime], stop: threading.Event) -> None:
+def run(
+    settings: Settings, clock: Callable[[], datetime], stop: threading.Event,
+    waiting: Callable[[Sequence[str]], None] = lambda names: None,
+) -> None:
     """Follows the event store with every read model until ``stop`` is set.
 
     On PostgreSQL a second projector waits for the first one's locks, and takes
@@ -112,7 +113,7 @@ def run(settings: Settings, clock: Callable[[], datetime], stop: threading.Event
     dies stops with `ProjectorLostError`, for its supervisor to start it again.
     """
     try:
-        with locked(settings, list(PROJECTIONS), wait_until=stop) as lost:
+        with locked(settings, list(PROJECTIONS), wait_until=stop, waiting=waiting) as lost:
             if stop.is_set():
                 return
             with closing(projector(settings, clock, follow=True)) as running:
@@ -203,7 +204,8 @@ class ProjectorLostError(Exception):
 
 @contextmanager
 def locked(
-    settings: Settings, names: Sequence[str], wait_until: threading.Event | None = None
+    settings: Settings, names: Sequence[str], wait_until: threading.Event | None = None,
+    waiting: Callable[[Sequence[str]], None] = lambda names: None,
 ) -> Iterator[threading.Event]:
     """Holds the named projections for this process alone; yields an event set if the hold is lost.
 
@@ -212,7 +214,7 @@ def locked(
     which is also set when the hold is lost.
     """
     if is_postgres(settings):
-        with _advisory_locks(settings, names, wait_until) as lost:
+        with _advisory_locks(settings, names, wait_until, waiting) as lost:
             yield lost
         return
     with ExitStack() as stack:
@@ -223,7 +225,8 @@ def locked(
 
 @contextmanager
 def _advisory_locks(
-    settings: Settings, names: Sequence[str], wait_until: threading.Event | None
+    settings: Settings, names: Sequence[str], wait_until: threading.Event | None,
+    waiting: Callable[[Sequence[str]], None],
 ) -> Iterator[threading.Event]:
     """PostgreSQL session advisory locks, one per projection, on a connection held while they are.
 
@@ -234,14 +237,15 @@ def _advisory_locks(
     connection = connect_postgres(settings)
     lost, released = threading.Event(), threading.Event()
     try:
-        waiting = [name for name in names if not _try_advisory_lock(connection, settings, name)]
-        while waiting and wait_until is not None and not wait_until.is_set():
-            log.info("waiting for projection(s) %s, run by another projector", ", ".join(waiting))
+        held = [name for name in names if not _try_advisory_lock(connection, settings, name)]
+        if held and wait_until is not None:
+            waiting(held)
+        while held and wait_until is not None and not wait_until.is_set():
             wait_until.wait(LOCK_CHECK_SECONDS)
-            waiting = [name for name in waiting if not _try_advisory_lock(connection, settings, name)]
-        if waiting and (wait_until is None or not wait_until.is_set()):
+            held = [name for name in held if not _try_advisory_lock(connection, settings, name)]
+        if held and (wait_until is None or not wait_until.is_set()):
             raise ProjectorRunningError(
-                f"Projection '{waiting[0]}' is being run by another process; stop the projector (the worker) first."
+                f"Projection '{held[0]}' is being run by another process; stop the projector (the worker) first."
             )
         watchdog = threading.Thread(target=_watch, args=(connection, [lost, wait_until], released), daemon=True)
         watchdog.start()

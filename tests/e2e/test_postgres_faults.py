@@ -208,3 +208,34 @@ def test_postgresql_restarted_under_load_answers_503_then_recovers_without_resta
             assert retried.status in (200, 201), retried
         for answer in stream.answers:
             assert server.count_events(uuid.UUID(str(answer.body["contact_id"]))) == 1, answer
+
+
+def test_a_second_projector_waits_and_takes_over_when_the_first_is_killed(tmp_path: Path) -> None:
+    """Two projectors on one database: one runs each read model, the other waits; SIGKILL the first.
+
+    Expected: the second says it waits for the read models the first holds;
+    once the first is killed, the server releases its locks, and the second
+    takes over and brings the views up to the store's head, through the ten
+    contacts written after the kill.
+    """
+    with _own_server(tmp_path) as server, \
+            _projector(server.data_dir, tmp_path / "first.err") as first:
+        settings = _settings(server)
+        stream = WriteStream(server, _fresh_worker(server))
+        for number in range(10):
+            assert stream.post(stream.worker.contact(f"client-{number}", contact_id=str(uuid.uuid4()))).status == 201
+        _wait_until_caught_up(settings)
+        with _projector(server.data_dir, tmp_path / "second.err") as second:
+            deadline = time.monotonic() + WAIT_SECONDS
+            while "waiting for projection" not in (tmp_path / "second.err").read_text():
+                assert time.monotonic() < deadline and second.poll() is None, (tmp_path / "second.err").read_text()
+                time.sleep(0.1)
+
+            first.kill()
+            first.wait(timeout=WAIT_SECONDS)
+            for number in range(10):
+                answer = stream.post(stream.worker.contact(f"client-{number}", contact_id=str(uuid.uuid4())))
+                assert answer.status == 201
+
+            _wait_until_caught_up(settings)
+            assert second.poll() is None, "the second projector is running"
