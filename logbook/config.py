@@ -48,7 +48,7 @@ class Settings:
     """Researchers see every moment truncated to this unit: minute, hour or day."""
     database_schema: str = "public"
     """On PostgreSQL, the schema that holds the events, the read models and their tracking."""
-    postgres_pool_size: int = 4
+    postgres_pool_size: int = 2
     """On PostgreSQL, the connections each process keeps open, and as many more when busy."""
 
     @classmethod
@@ -60,7 +60,7 @@ class Settings:
             data_dir=data_dir,
             database_url=env.get("DATABASE_URL") or None,
             database_schema=_database_schema(env.get("LOGBOOK_DATABASE_SCHEMA") or "public"),
-            postgres_pool_size=int(env.get("LOGBOOK_POSTGRES_POOL_SIZE") or 4),
+            postgres_pool_size=int(env.get("LOGBOOK_POSTGRES_POOL_SIZE") or 2),
             secret_key=_secret_key(env.get("LOGBOOK_SECRET_KEY"), data_dir),
             sqlite_lock_timeout_seconds=int(env.get("LOGBOOK_SQLITE_LOCK_TIMEOUT") or 30),
             dormant_after_days=int(env.get("LOGBOOK_DORMANT_AFTER_DAYS") or 60),
