@@ -37,8 +37,9 @@ from projections.timelines import Timelines, TimelineView
 LOCK_CHECK_SECONDS = 2.0
 """How often a projector checks that it still holds its projections on PostgreSQL."""
 
-VIEW_POOL_SIZE = 2
-"""Connections a view keeps open on PostgreSQL, as on SQLite; the store's overflow serves a busy moment."""
+VIEW_POOL_SIZE = 1
+"""Connections a view keeps open on PostgreSQL (and may add as many when busy): each process reads or writes
+a view with one at a time."""
 
 PROJECTIONS: dict[str, tuple[type[View], type[PagedProjection[Any]]]] = {
     "timelines": (TimelineView, Timelines),
@@ -83,7 +84,7 @@ def create_tables(settings: Settings) -> None:
 
 def _postgres_database(settings: Settings, name: str) -> PostgresDatabase:
     """The named read model's tables in the event store's schema, through a connection pool of its own."""
-    pool_size = str(min(VIEW_POOL_SIZE, settings.postgres_pool_size))
+    pool_size = str(VIEW_POOL_SIZE)
     env = postgres_env(settings) | {"POSTGRES_POOL_SIZE": pool_size, "POSTGRES_MAX_OVERFLOW": pool_size}
     return PostgresDatabase(PostgresFactory(Environment(name, env)).datastore, name)
 
