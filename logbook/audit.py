@@ -31,6 +31,7 @@ from uuid import UUID
 
 from events.vocabulary import Role
 from logbook.config import Settings, make_private_dir
+from logbook.sqlite_wal import enable_wal
 from projections.storage import MOMENT_PART, decode_cursor, encode_cursor, key, moment_of, moment_text
 
 AUDIT_SQLITE_FILE = "audit.sqlite3"
@@ -186,7 +187,7 @@ class AuditLog:
             self.path, timeout=self.lock_timeout_seconds, isolation_level=None, check_same_thread=False
         )
         try:
-            connection.execute("PRAGMA journal_mode=WAL")
+            enable_wal(connection, self.lock_timeout_seconds)
             connection.execute("PRAGMA synchronous=FULL")  # a committed entry survives a power cut
             connection.execute("BEGIN IMMEDIATE")
             for statement in SCHEMA:

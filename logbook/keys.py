@@ -24,6 +24,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from logbook.config import Settings, make_private_dir
+from logbook.sqlite_wal import enable_wal
 
 KEYS_FILE = "keys.sqlite3"
 KEY_BITS = 256
@@ -128,7 +129,7 @@ class KeyStore:
         connection = getattr(self._local, "connection", None)
         if connection is None or getattr(self._local, "pid", None) != os.getpid():
             connection = sqlite3.connect(self.path, timeout=self._lock_timeout, isolation_level=None)
-            connection.execute("PRAGMA journal_mode=WAL")
+            enable_wal(connection, self._lock_timeout)
             connection.execute("PRAGMA secure_delete=ON")
             self._local.connection, self._local.pid = connection, os.getpid()
         return connection

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from logbook.config import Settings, make_private_dir
+from logbook.sqlite_wal import enable_wal
 
 THROTTLE_FILE = "throttle.sqlite3"
 MAX_FAILURES = 20
@@ -96,7 +97,7 @@ class Throttle:
             make_private_dir(self.path.parent)
             db = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT_SECONDS, isolation_level=None,
                                  check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
+            enable_wal(db, LOCK_TIMEOUT_SECONDS)
             # A power cut may lose the last failures counted, never the file: no fsync at each commit.
             db.execute("PRAGMA synchronous=NORMAL")
             for statement in _SCHEMA:
