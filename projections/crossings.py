@@ -43,6 +43,7 @@ CONVERSATION_RULES = (
     Rule.DRIFT_INTO_HELP, Rule.PROFESSIONAL_PROFILE_CONTACT, Rule.PERSONAL_PROFILE_CONTACT,
     Rule.INTERN_PERSONAL_PROFILE,
 )
+CONVERSATION_RULE_NAMES = frozenset(rule.value for rule in CONVERSATION_RULES)
 ANCHOR_RULES = (Rule.HELP_QUESTION_NOT_REFERRED, Rule.WORRYING_POST_WITHOUT_FOLLOW_UP, Rule.OUT_OF_HOURS)
 ANCHOR_RULE_NAMES = frozenset(rule.value for rule in ANCHOR_RULES)
 EXPERIMENT_RULES = frozenset({Rule.PROFESSIONAL_PROFILE_CONTACT, Rule.PERSONAL_PROFILE_CONTACT})
@@ -298,10 +299,9 @@ class Judge:
         for members in conversations:
             for finding in self._conversation_findings(file, members):
                 findings[_crossing_id(finding.rule, finding.evidence[0].contact_id)] = finding
-        conversation_rules = {rule.value for rule in CONVERSATION_RULES}
         earlier = {
             crossing_id for contact_id in touched for crossing_id in file.crossings_of_contact.get(contact_id, ())
-            if file.crossings[crossing_id].rule in conversation_rules
+            if file.crossings[crossing_id].rule in CONVERSATION_RULE_NAMES
         }
         self._settle(file, earlier, findings)
 

@@ -19,10 +19,17 @@ ID_PART = re.compile(r"[0-9a-f]{32}")
 
 
 def moment_text(moment: datetime | str) -> str:
-    """A time as stored."""
+    """A time as stored.
+
+    A rebuild formats every moment of every event, so this is kept lean: a UTC
+    moment (as the events give them) is not converted, and its ``+00:00`` is
+    cut off rather than its zone replaced first.
+    """
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
-    return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    if moment.tzinfo is not timezone.utc:
+        moment = moment.astimezone(timezone.utc)
+    return moment.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def moment_of(text: str) -> datetime:
