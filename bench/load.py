@@ -70,7 +70,7 @@ from events import Account, Contact, Profile  # noqa: E402
 from events.vocabulary import Channel, Direction, Function, Nature, ProfileKind, Role  # noqa: E402
 from logbook import read_models  # noqa: E402
 from logbook.config import Settings  # noqa: E402
-from logbook.store import EventStore, library_env  # noqa: E402
+from logbook.store import EventStore, library_env, postgres_unreachable  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 POSTGRES_URL = os.environ.get("LOGBOOK_BENCH_POSTGRES_URL") or "postgresql://postgres@127.0.0.1:5432/test"
@@ -116,7 +116,7 @@ def main() -> None:
     print(line, file=sys.stderr)
     stores = list(STORES) if options.store == "both" else [options.store]
     skipped: dict[str, str] = {}
-    if "postgres" in stores and (why := _postgres_unreachable()):
+    if "postgres" in stores and (why := postgres_unreachable(POSTGRES_URL)):
         print(f"skipping PostgreSQL: {why}", file=sys.stderr)
         skipped["postgres"] = why
         stores.remove("postgres")
@@ -448,15 +448,6 @@ def _trouble(log_file: Path) -> list[str]:
 
 
 # PostgreSQL.
-
-
-def _postgres_unreachable() -> str | None:
-    try:
-        with psycopg.connect(POSTGRES_URL, connect_timeout=3) as connection:
-            connection.execute("SELECT 1")
-    except psycopg.Error as error:
-        return f"PostgreSQL at {POSTGRES_URL} is not reachable ({type(error).__name__}: {str(error).strip()})"
-    return None
 
 
 def _postgres_version() -> str:

@@ -153,6 +153,18 @@ def postgres_env(settings: Settings) -> dict[str, str]:
     }
 
 
+def postgres_unreachable(url: str) -> str | None:
+    """None when the PostgreSQL server of ``url`` answers; otherwise why not (without the URL's password)."""
+    try:
+        with psycopg.connect(url, connect_timeout=3) as connection:
+            connection.execute("SELECT 1")
+    except psycopg.Error as error:
+        where = urlsplit(url)
+        return (f"PostgreSQL at {where.hostname}:{where.port or 5432} is not reachable "
+                f"({type(error).__name__}: {str(error).strip()})")
+    return None
+
+
 def connect_postgres(settings: Settings) -> psycopg.Connection[Any]:
     """A connection of its own (autocommit) to the PostgreSQL server of ``DATABASE_URL``, outside the library's pool."""
     env = postgres_env(settings)

@@ -75,6 +75,10 @@ class PollingFeed:
     def head(self) -> int:
         return self.recorder.max_notification_id() or 0
 
+    def caught_up(self, position: int) -> bool:
+        """Whether ``position`` is the head, once `page_after` found nothing after it: it read to the head."""
+        return True
+
     def wait(self, stop: threading.Event) -> None:
         """Returns when new events may have arrived (here: after a short pause) or when stopped."""
         stop.wait(self.poll_seconds)
@@ -125,6 +129,10 @@ class SubscriptionFeed:
 
     def head(self) -> int:
         return self.recorder.max_notification_id() or 0
+
+    def caught_up(self, position: int) -> bool:
+        """Whether ``position`` is the head: pushed events may lag the store for a moment."""
+        return position >= self.head()
 
     def wait(self, stop: threading.Event) -> None:
         """Returns when the subscription delivered events, when stopped, or after `wait_seconds` at most."""
@@ -259,9 +267,8 @@ class Projector:
             if page:
                 self.apply_page(page)
                 continue
-            if self.position() < self.feed.head():
-                # Pushed events may lag the store for a moment; time is judged only once every
-                # event recorded before it was applied, as a rebuild judges it.
+            if not self.feed.caught_up(self.position()):
+                # Time is judged only once every event recorded before it was applied, as a rebuild judges it.
                 self.feed.wait(stop)
                 continue
             if time.monotonic() >= next_tick:

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from logbook.config import Settings
-from tests.stores import STORES, TestStore, drop_test_schemas, ensure_schema, postgres_reachable, schema_for
+from logbook.store import postgres_unreachable
+from tests.stores import POSTGRES_URL, STORES, TestStore, drop_test_schemas, ensure_schema, schema_for
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -38,7 +39,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if item.get_closest_marker("postgres_only"):
                 item.add_marker(pytest.mark.skip(reason="PostgreSQL only: runs under --store=postgres"))
         return
-    unreachable = postgres_reachable()
+    unreachable = postgres_unreachable(POSTGRES_URL)
     for item in items:
         if unreachable:
             item.add_marker(pytest.mark.skip(reason=unreachable))
@@ -49,7 +50,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session", autouse=True)
 def _test_schemas() -> Iterator[None]:
     """Drops the test schemas left by an earlier run before this one, and its own after it."""
-    if not TestStore.is_postgres() or postgres_reachable():
+    if not TestStore.is_postgres() or postgres_unreachable(POSTGRES_URL):
         yield
         return
     drop_test_schemas()
@@ -66,8 +67,6 @@ def _settings_on_test_store() -> Iterator[None]:
     if not TestStore.is_postgres():
         yield
         return
-    from tests.stores import POSTGRES_URL  # noqa: PLC0415
-
     original = Settings.__init__
 
     def on_test_store(self: Settings, *args: Any, **kwargs: Any) -> None:

@@ -78,16 +78,6 @@ def drop_test_schemas() -> None:
             connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
-def postgres_reachable() -> str | None:
-    """None when the test server answers; otherwise why not."""
-    try:
-        with psycopg.connect(POSTGRES_URL, connect_timeout=3) as connection:
-            connection.execute("SELECT 1")
-    except psycopg.Error as error:
-        return f"PostgreSQL at {POSTGRES_URL} is not reachable ({type(error).__name__}: {str(error).strip()})"
-    return None
-
-
 def count_stored_events(settings: Settings, originator_id: UUID | None = None) -> int:
     """Counts the stored events (of one aggregate, or all) straight from the store's table."""
     if is_postgres(settings):
