@@ -6,7 +6,7 @@ Run as ``.venv/bin/python bench/ingest.py``. In one run it measures:
    loop, one new contact (one event) per save, on a fresh SQLite file, with the
    store plain and with it encrypted (the library's ``AESCipher``, as
    ``LOGBOOK_ENCRYPT_EVENTS=1`` sets it up), which isolates the cipher's cost;
-2. HTTP ingest: gunicorn with sync workers on a fresh SQLite file on
+2. HTTP ingest: gunicorn (its default threads) on a fresh SQLite file on
    127.0.0.1, several client threads posting distinct contacts, bounded by a
    count and a time limit; contacts per second and p50/p99 latency; for
    plain, every contact carrying a ``note`` of about 200 characters
@@ -129,7 +129,7 @@ def _parse_options() -> argparse.Namespace:
     parser.add_argument("--turns", type=int, default=8, help="turns each variant's contacts are split into [8]")
     parser.add_argument("--warmup", type=int, default=200, help="contacts posted to each server before measuring [200]")
     parser.add_argument("--threads", type=int, default=8, help="concurrent client threads [8]")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers of each server [2]")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers of each server [2]")
     parser.add_argument("--max-seconds", type=float, default=60.0, help="time limit of each variant's turns together [60]")
     return parser.parse_args()
 
@@ -532,7 +532,7 @@ def _http_rows(variant: Variant, http: HttpResult, plain: HttpResult,
     p50, p99 = (_percentile(http.latencies, q) * 1000 for q in (50, 99))
     runs = f"{done} in {http.seconds:.2f} s, turns at " + ", ".join(f"{r:,.0f}" for r in http.rates)
     if variant is VARIANTS[0]:
-        rate_note = f"{runs}; gunicorn {options.workers} sync workers, {options.threads} client threads"
+        rate_note = f"{runs}; gunicorn {options.workers} workers, {options.threads} client threads"
         p99_note = f"target < {TARGET_P99_MS:.0f} ms: {_met(p99 < TARGET_P99_MS)}"
         cpu_note = "gunicorn master and workers"
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from logbook import access
 from logbook.access import Action
 from logbook.account_cache import SIGNAL_FILE, AccountCache, ChangeSignal
 from logbook.config import Settings
+from logbook.group_commit import GroupCommit
 from logbook.keys import KeyStore, key_store_path
 from logbook.notes import Notes, SealedNote
 from logbook.pseudonyms import client_id_for
@@ -118,6 +120,8 @@ class Logbook(EventStore):
         self._directory: dict[UUID, Any] = {}
         self._met: set[tuple[UUID, str]] = set()
         self._notes: Notes | None = None
+        self._notes_lock = threading.Lock()
+        self._group_commit = GroupCommit(self._log_contacts, settings.group_commit_wait_ms / 1000)
         self._account_changes  # noqa: B018 - made now, while there is room for the file: bumps overwrite it
 
     def close(self) -> None:
@@ -310,8 +314,13 @@ class Logbook(EventStore):
     # Contacts.
 
     def log_contact(self, actor: Account, draft: ContactDraft) -> ContactReceipt:
-        """Records a contact; a repeat of an earlier request with its contact id is answered, not stored."""
-        outcome = self.log_contacts(actor, [draft])[0]
+        """Records a contact; a repeat of an earlier request with its contact id is answered, not stored.
+
+        Contacts that other threads of this process log at the same time are
+        written in the same transaction (`GroupCommit`); each is answered alone.
+        """
+        access.require(actor, Action.LOG_CONTACT)
+        outcome = self._group_commit.submit((actor, draft), key=draft.contact_id)
         if isinstance(outcome, LogbookError):
             raise outcome
         return outcome
@@ -319,12 +328,19 @@ class Logbook(EventStore):
     def log_contacts(self, actor: Account, drafts: Sequence[ContactDraft]) -> list[ContactReceipt | LogbookError]:
         """Records a batch of contacts in one transaction; each is answered as `log_contact` answers it, or refused.
 
-        A contact id used by an earlier contact of the batch is a conflict. As in `log_contact`,
-        the save finds out whether a contact id (without a note) is taken: when it, or another
-        request's client, was written first, the whole batch is checked again, repeats first.
+        A contact id used by an earlier contact of the batch is a conflict.
         """
         access.require(actor, Action.LOG_CONTACT)
-        contact_ids = [draft.contact_id or uuid4() for draft in drafts]
+        return self._log_contacts([(actor, draft) for draft in drafts])
+
+    def _log_contacts(self, requests: Sequence[tuple[Account, ContactDraft]]) -> list[ContactReceipt | LogbookError]:
+        """Records contacts, each with the account that logs it, in one transaction; answers each.
+
+        The save finds out whether a contact id (without a note) is taken: when
+        it, or another request's client, was written first, every contact is
+        checked again, repeats first.
+        """
+        contact_ids = [draft.contact_id or uuid4() for _, draft in requests]
         sealed: dict[int, SealedNote] = {}  # by index: sealed once, as `log_contact` seals before its attempts
         attempts = 0
 
@@ -332,7 +348,7 @@ class Logbook(EventStore):
             nonlocal attempts
             attempts += 1
             batch = _ContactBatch(self.clock(), ids_may_be_taken=attempts > 1)
-            for index, (draft, contact_id) in enumerate(zip(drafts, contact_ids, strict=True)):
+            for index, ((actor, draft), contact_id) in enumerate(zip(requests, contact_ids, strict=True)):
                 try:
                     batch.outcomes.append(self._batch_contact(actor, batch, draft, contact_id, index, sealed))
                 except LogbookError as refusal:
@@ -378,10 +394,11 @@ class Logbook(EventStore):
     @property
     def notes(self) -> Notes:
         """The sealer of notes; it needs the master key, so it is opened at the first note."""
-        if self._notes is None:
-            keys = KeyStore(key_store_path(self.settings), self.settings.require_master_key())
-            self._notes = Notes(keys)
-        return self._notes
+        with self._notes_lock:  # threads of one process share it
+            if self._notes is None:
+                keys = KeyStore(key_store_path(self.settings), self.settings.require_master_key())
+                self._notes = Notes(keys)
+            return self._notes
 
     def read_notes(self, actor: Account, notes: Iterable[tuple[str, SealedNote]]) -> dict[UUID, str]:
         """The notes the actor may read, by contact id, of (writing team, sealed note) pairs.

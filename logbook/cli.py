@@ -78,7 +78,8 @@ def init(admin_id: str, admin_name: str) -> None:
 @main.command()
 @click.option("--bind", default=None, help="Address to listen on [default: 127.0.0.1:8000, or 0.0.0.0:$PORT].")
 @click.option("--workers", type=int, default=None, help="gunicorn workers [default: $WEB_CONCURRENCY or 2].")
-def serve(bind: str | None, workers: int | None) -> None:
+@click.option("--threads", type=int, default=None, help="threads of each worker [default: $WEB_THREADS or 4].")
+def serve(bind: str | None, workers: int | None, threads: int | None) -> None:
     """Serve the HTTP API with gunicorn, as the Procfile's web: line does."""
     with _logbook():
         pass  # fail here, with a clear message, rather than in every worker
@@ -86,6 +87,7 @@ def serve(bind: str | None, workers: int | None) -> None:
     argv = [gunicorn, "--config", "python:logbook.gunicorn_config"]
     argv += ["--bind", bind] if bind else []
     argv += ["--workers", str(workers)] if workers else []
+    argv += ["--threads", str(threads)] if threads else []
     os.execv(gunicorn, [*argv, GUNICORN_APP])
 
 

@@ -8,7 +8,10 @@ import os
 
 bind = [f"0.0.0.0:{os.environ['PORT']}"] if os.environ.get("PORT") else ["127.0.0.1:8000"]
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2)
-worker_class = "sync"
+# Threads let one worker serve several requests at once, and write the contacts
+# that arrive together in one transaction (logbook.group_commit).
+worker_class = "gthread"
+threads = int(os.environ.get("WEB_THREADS") or 4)
 timeout = 30
 graceful_timeout = 20
 accesslog = "-"

@@ -31,6 +31,19 @@ def test_the_data_directory_defaults_to_var(monkeypatch):
     assert Settings.from_environ({}).data_dir == Path("./var")
 
 
+@pytest.mark.parametrize(("value", "wait_ms"), [(None, 2.0), ("0", 0.0), ("5.5", 5.5)])
+def test_the_group_commit_wait_is_a_setting_of_a_few_milliseconds(tmp_path, value, wait_ms):
+    environ = {"LOGBOOK_DATA_DIR": str(tmp_path)} | ({"LOGBOOK_GROUP_COMMIT_WAIT_MS": value} if value else {})
+
+    assert Settings.from_environ(environ).group_commit_wait_ms == wait_ms
+
+
+@pytest.mark.parametrize("value", ["-1", "51", "soon"])
+def test_a_group_commit_wait_that_is_not_a_short_wait_is_refused(tmp_path, value):
+    with pytest.raises(ConfigurationError, match="LOGBOOK_GROUP_COMMIT_WAIT_MS"):
+        Settings.from_environ({"LOGBOOK_DATA_DIR": str(tmp_path), "LOGBOOK_GROUP_COMMIT_WAIT_MS": value})
+
+
 def test_a_short_secret_key_is_refused(tmp_path):
     with pytest.raises(ConfigurationError):
         Settings.from_environ({"LOGBOOK_DATA_DIR": str(tmp_path), "LOGBOOK_SECRET_KEY": "short"})
