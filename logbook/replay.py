@@ -1,8 +1,9 @@
 """Replaying the history as of a moment, under one version of the policy, for researchers.
 
-A replay rebuilds every read model into a scratch directory of its own (never
-the live ones under ``<data dir>/projections/``) from the events recorded at
-or before its moment ``until``. Later events are skipped, not a stopping
+A replay rebuilds the boundaries read model, the one its report is computed
+from, into a scratch directory of its own (never the live ones under
+``<data dir>/projections/``) from the events recorded at or before its moment
+``until``. Later events are skipped, not a stopping
 point: with several writer processes the recorded times are nearly, not
 strictly, in the order of positions. One version of the policy judges every
 contact, whatever was published (published versions are ignored), and the
@@ -125,20 +126,19 @@ def replay(
 def _projector(
     settings: Settings, scratch: Path, until: datetime, policy: PolicyTerms, digest: EventsDigest
 ) -> Projector:
-    """A projector from the first event into fresh views in ``scratch``, over the events recorded by ``until``."""
+    """A projector from the first event into a fresh boundaries view in ``scratch``, over the events recorded
+    by ``until``.
+
+    The report rests on the boundaries alone, and the scratch views are deleted
+    once it is written: the timelines are not built.
+    """
     store = EventStore(settings)
-    projections: list[PagedProjection[Any]] = []
     try:
-        for name, (view_class, projection_class) in PROJECTIONS.items():
-            view = view_class(str(scratch / f"{name}.sqlite3"), settings.sqlite_lock_timeout_seconds)
-            projections.append(
-                Boundaries(view, policy=policy) if isinstance(view, BoundaryView) else projection_class(view)
-            )
+        view = BoundaryView(str(scratch / "boundaries.sqlite3"), settings.sqlite_lock_timeout_seconds)
     except BaseException:
-        for projection in projections:
-            projection.view.close()
         store.close()
         raise
+    projections: list[PagedProjection[Any]] = [Boundaries(view, policy=policy)]
 
     def admit(notification: Notification, event: Any) -> bool:
         if event.timestamp > until:
@@ -153,7 +153,7 @@ def _projector(
 
 def _remove_views(scratch: Path) -> None:
     """Deletes the scratch read models (with SQLite's side files); the directory goes too, once empty."""
-    for name in PROJECTIONS:
+    for name in PROJECTIONS:  # an earlier version built them all
         for suffix in ("", "-wal", "-shm", "-journal"):
             (scratch / f"{name}.sqlite3{suffix}").unlink(missing_ok=True)
     if scratch.is_dir() and not any(scratch.iterdir()):
