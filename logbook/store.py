@@ -2,8 +2,9 @@
 
 Everything that knows which database holds the events lives here: the
 library's settings for the store that ``DATABASE_URL`` names (and for its
-cipher, when ``LOGBOOK_ENCRYPT_EVENTS`` is on), and reading an aggregate's
-events together with their positions in the store's total order.
+cipher, when ``LOGBOOK_ENCRYPT_EVENTS`` is on), its recorders as the logbook
+uses them, and reading an aggregate's events together with their positions in
+the store's total order.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import fcntl
 import getpass
 import os
 import threading
+import time
 from collections.abc import Sequence
 from contextlib import closing
 from typing import IO, Any
@@ -23,19 +25,21 @@ import psycopg
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from eventsourcing.application import Application
-from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.persistence import ApplicationRecorder, StoredEvent, Subscription
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresSubscription
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteConnectionPool, SQLiteDatastore
 from eventsourcing.utils import Environment, EnvType, get_topic
 from psycopg.sql import SQL, Identifier
 
 from logbook.config import ConfigurationError, Settings, make_private_dir
-from projections.sql import retry_briefly
+from projections.sql import check_connections_cheaply, retry_briefly
 
 SQLITE_FILE = "logbook.sqlite3"
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 STORE_KEY_INFO = b"logbook event store"
 """HKDF's context for the store's key: no other use of the master key derives the same one."""
+PULL_EVERY_SECONDS = 0.025
+"""How often, at most, a subscription to the PostgreSQL store reads new events (`PacedPostgresSubscription`)."""
 
 
 def library_env(settings: Settings, create_tables: bool = False) -> dict[str, str]:
@@ -113,12 +117,48 @@ class _WriterTurns:
 
 
 class BriefPostgresApplicationRecorder(PostgresApplicationRecorder):
-    """The library's PostgreSQL recorder, whose calls give up soon on an unreachable server (`retry_briefly`)."""
+    """The library's PostgreSQL recorder, whose calls give up soon on an unreachable server (`retry_briefly`).
+
+    Its pool checks connections with `ping_if_spoken_to`.
+    """
 
     insert_events = retry_briefly(PostgresApplicationRecorder.insert_events)
     select_events = retry_briefly(PostgresApplicationRecorder.select_events)
     select_notifications = retry_briefly(PostgresApplicationRecorder.select_notifications)
     max_notification_id = retry_briefly(PostgresApplicationRecorder.max_notification_id)
+
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events") -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        check_connections_cheaply(datastore)
+
+    def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> Subscription[ApplicationRecorder]:
+        return PacedPostgresSubscription(self, gt=gt, topics=topics)
+
+
+class PacedPostgresSubscription(PostgresSubscription):
+    """The library's LISTEN/NOTIFY subscription, which reads new events at most every `PULL_EVERY_SECONDS`.
+
+    The library reads the store as soon as a NOTIFY arrives: under a steady stream
+    of single writes, one query (and one wake-up of the follower) per event, where a
+    query a moment later reads all of them. A NOTIFY after a quiet spell is still
+    followed at once; a backlog is still read page after page without pause.
+    """
+
+    def __init__(
+        self, recorder: PostgresApplicationRecorder, gt: int | None = None, topics: Sequence[str] = ()
+    ) -> None:
+        self._last_pull = -PULL_EVERY_SECONDS  # set before the library starts the thread that reads it
+        super().__init__(recorder, gt=gt, topics=topics)
+
+    def _pull(self) -> None:
+        # The library's thread calls this once on start, then once for each wake-up by a NOTIFY
+        # (`ListenNotifySubscription._loop_on_pull`, eventsourcing 9.5.6); tests/logbook/test_postgres_connections.py
+        # shows the pace holds.
+        pause = self._last_pull + PULL_EVERY_SECONDS - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        self._last_pull = time.monotonic()
+        super()._pull()
 
 
 def is_postgres(settings: Settings) -> bool:
@@ -129,9 +169,10 @@ def is_postgres(settings: Settings) -> bool:
 def postgres_env(settings: Settings) -> dict[str, str]:
     """The library's settings for the PostgreSQL server of ``DATABASE_URL``, in the configured schema.
 
-    Connections are checked before use, so that a server restarted under load costs
-    the requests made while it was away (503) and not the web processes; a call
-    waits at most 2 s for a connection and is tried twice (`retry_briefly`).
+    Connections are checked before use (pre-ping, made cheap by the recorders:
+    `ping_if_spoken_to`), so that a server restarted under load costs the requests
+    made while it was away (503) and not the web processes; a call waits at most
+    2 s for a connection and is tried twice (`retry_briefly`).
     """
     url = urlsplit(settings.database_url or "")
     return {
@@ -220,14 +261,11 @@ def events_with_positions(app: Application[UUID], originator_id: UUID) -> list[t
             "WHERE originator_id=? ORDER BY originator_version"
         )
         params = (originator_id.hex,)
-    with recorder.datastore.transaction(commit=False) as cursor:
-        cursor.execute(statement, params)
-        rows = cursor.fetchall()
     return [
         (row["position"], app.mapper.to_domain_event(
             StoredEvent(originator_id, row["originator_version"], row["topic"], bytes(row["state"]))
         ))
-        for row in rows
+        for row in _rows(recorder, statement, params)
     ]
 
 
@@ -238,9 +276,22 @@ def count_stored_events(recorder: Any) -> int:
             schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
     else:
         statement = f"SELECT COUNT(*) AS count FROM {recorder.events_table_name}"
+    return int(_rows(recorder, statement)[0]["count"])
+
+
+def _rows(recorder: Any, statement: Any, params: tuple[Any, ...] = ()) -> list[Any]:
+    """The rows of one statement, which sees one snapshot of the store on its own.
+
+    On PostgreSQL it runs outside a transaction, as the library's own reads do: one
+    round trip, where a transaction costs three (BEGIN, the statement, ROLLBACK).
+    """
+    if isinstance(recorder, PostgresApplicationRecorder):
+        with recorder.datastore.get_connection() as connection, connection.cursor() as cursor:
+            cursor.execute(statement, params)
+            return cursor.fetchall()
     with recorder.datastore.transaction(commit=False) as cursor:
-        cursor.execute(statement)
-        return int(cursor.fetchone()["count"])
+        cursor.execute(statement, params)
+        return list(cursor.fetchall())
 
 
 class EventStore(Application[UUID]):

@@ -5,8 +5,8 @@ How new events reach a following projector is chosen in one place,
 follower (it has no subscription in 9.5.6), so on SQLite the projector pulls
 the notification log in pages and sleeps briefly when it has caught up
 (`PollingFeed`); on PostgreSQL the library's subscription pushes them, woken
-by LISTEN/NOTIFY (`SubscriptionFeed`). A rebuild reads to the head and stops,
-so it always pulls.
+by LISTEN/NOTIFY, and the projector gathers them for a moment into pages
+(`SubscriptionFeed`). A rebuild reads to the head and stops, so it always pulls.
 """
 
 from __future__ import annotations
@@ -37,6 +37,11 @@ SETTLE = timedelta(seconds=5)
 """How far behind the clock time-based rules are judged, so that an event
 recorded just before a tick but committed just after it is applied first, as a
 rebuild would apply it."""
+GATHER_SECONDS = 0.05
+"""How long a following projector on PostgreSQL gathers pushed events, from the first one's arrival, before it
+applies and writes them as one page (a full page goes at once). Each page costs two transactions whatever its
+size; events pushed one at a time each paid them. The subscription reads at most every 25 ms
+(`logbook.store.PULL_EVERY_SECONDS`), so an event reaches the views within about 75 ms plus the work."""
 
 
 @contextmanager
@@ -95,17 +100,24 @@ class SubscriptionFeed:
     """The events the library's subscription pushes, in pages; on PostgreSQL it is woken by LISTEN/NOTIFY.
 
     The subscription starts after the position of the first page asked for, and
-    a thread of its own moves what it delivers into a bounded queue, from which
-    pages are taken without waiting. If the subscription fails (the server went
+    a thread of its own moves what it delivers into a bounded queue, noting when
+    each one arrived. A page is what the queue holds, and what arrives until
+    ``gather_seconds`` after the first of them (or until the page is full): a page
+    costs the projector a transaction per view whatever its size. With nothing
+    queued, a page is empty at once. If the subscription fails (the server went
     away), the next page raises `FeedLostError`: the projector stops, and its
     supervisor starts it again from its tracking positions.
     """
 
-    def __init__(self, recorder: ApplicationRecorder, page_size: int = PAGE_SIZE, wait_seconds: float = 1.0) -> None:
+    def __init__(
+        self, recorder: ApplicationRecorder, page_size: int = PAGE_SIZE, wait_seconds: float = 1.0,
+        gather_seconds: float = GATHER_SECONDS,
+    ) -> None:
         self.recorder = recorder
         self.page_size = page_size
         self.wait_seconds = wait_seconds
-        self._delivered: queue.Queue[Notification] = queue.Queue(maxsize=10 * page_size)
+        self.gather_seconds = gather_seconds
+        self._delivered: queue.Queue[tuple[float, Notification]] = queue.Queue(maxsize=10 * page_size)
         self._arrived = threading.Event()
         self._stopped = threading.Event()
         self._subscription: Subscription[Any] | None = None
@@ -116,16 +128,26 @@ class SubscriptionFeed:
         if self._subscription is None:
             self._start(position)
         page: list[Notification] = []
+        gathered_until: float | None = None
         while len(page) < self.page_size:
             try:
-                notification = self._delivered.get_nowait()
+                arrived, notification = self._next(gathered_until)
             except queue.Empty:
                 break
+            if gathered_until is None:
+                gathered_until = arrived + self.gather_seconds
             if notification.id > position:
                 page.append(notification)
         if not page and self._error is not None:
             raise FeedLostError(f"The store's subscription ended: {type(self._error).__name__}: {self._error}")
         return page
+
+    def _next(self, gathered_until: float | None) -> tuple[float, Notification]:
+        """The next delivered event: at once, or by ``gathered_until`` once a page has begun; else `queue.Empty`."""
+        wait = 0.0 if gathered_until is None else gathered_until - time.monotonic()
+        if wait <= 0:
+            return self._delivered.get_nowait()
+        return self._delivered.get(timeout=wait)
 
     def head(self) -> int:
         return self.recorder.max_notification_id() or 0
@@ -156,9 +178,10 @@ class SubscriptionFeed:
         assert self._subscription is not None
         try:
             for notification in self._subscription:
+                arrived = time.monotonic()
                 while not self._stopped.is_set():
                     try:
-                        self._delivered.put(notification, timeout=0.1)
+                        self._delivered.put((arrived, notification), timeout=0.1)
                         break
                     except queue.Full:
                         continue
@@ -267,11 +290,9 @@ class Projector:
             if page:
                 self.apply_page(page)
                 continue
-            if not self.feed.caught_up(self.position()):
-                # Time is judged only once every event recorded before it was applied, as a rebuild judges it.
-                self.feed.wait(stop)
-                continue
-            if time.monotonic() >= next_tick:
+            # Time is judged only once every event recorded before it was applied, as a rebuild judges it.
+            # Whether it was may cost a query: it is asked only when time is due to be judged.
+            if time.monotonic() >= next_tick and self.feed.caught_up(self.position()):
                 self.tick()
                 next_tick = time.monotonic() + TICK_EVERY.total_seconds()
             self.feed.wait(stop)

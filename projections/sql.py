@@ -13,6 +13,7 @@ its database, in the same transaction as its rows.
 from __future__ import annotations
 
 import re
+import select
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -22,8 +23,10 @@ from eventsourcing.persistence import InterfaceError, OperationalError, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRecorder
 from eventsourcing.utils import retry
+from psycopg import Connection
 from psycopg import Cursor as PsycopgCursor
 from psycopg.sql import SQL, Identifier
+from psycopg_pool import ConnectionPool
 
 UPSTREAM = "logbook"
 """The name of the application whose events the views track."""
@@ -140,11 +143,17 @@ class PostgresCursor:
         self.raw = cursor
 
     def execute(self, statement: str, params: Any = ()) -> PostgresCursor:
+        self.raw = self.for_statement()
         self.raw.execute(postgres_statement(statement), params)  # parameters, even none: psycopg then reads %%
         return self
 
     def executemany(self, statement: str, params: Iterable[Any]) -> None:
+        self.raw = self.for_statement()
         self.raw.executemany(postgres_statement(statement), params)
+
+    def for_statement(self) -> PsycopgCursor[Any]:
+        """The psycopg cursor on which to run the next statement: this one."""
+        return self.raw
 
     def fetchone(self) -> Any:
         return self.raw.fetchone()
@@ -154,6 +163,26 @@ class PostgresCursor:
 
     def fetchall(self) -> list[Any]:
         return self.raw.fetchall()
+
+
+class PipelinedCursor(PostgresCursor):
+    """A `PostgresCursor` in pipeline mode, which runs each statement on a psycopg cursor of its own.
+
+    In a pipeline, psycopg attaches a statement's result to its cursor when the
+    result arrives, which may be after later statements were sent: on a shared
+    cursor, an earlier statement's result could take the place of the one about
+    to be fetched.
+    """
+
+    def __init__(self, connection: Connection[Any]) -> None:
+        self._connection = connection
+        super().__init__(connection.cursor())
+
+    def for_statement(self) -> PsycopgCursor[Any]:
+        """A new psycopg cursor, whose only result will be the next statement's."""
+        cursor = self._connection.cursor()
+        cursor.row_factory = _row_maker
+        return cursor
 
 
 # The databases.
@@ -177,12 +206,45 @@ def retry_briefly(method: Callable[..., T]) -> Callable[..., T]:
     ))
 
 
+def ping_if_spoken_to(connection: Connection[Any]) -> None:
+    """The pool's check of an idle connection before use: a round trip only when the server has spoken.
+
+    The library's pre-ping sends an empty query every time a connection leaves its
+    pool, which cost a web request a round trip per store call and the projector one
+    per page and per view. An idle connection has nothing to read unless the server
+    closed it (a restart, a terminated backend: a last message, then end of file) or
+    has something to tell it (a notification); only then is it pinged, and one that
+    fails is dropped by the pool, which hands out another.
+    """
+    readable = select.poll()
+    readable.register(connection.fileno(), select.POLLIN)
+    if readable.poll(0):
+        ConnectionPool.check_connection(connection)
+
+
+def check_connections_cheaply(datastore: PostgresDatastore) -> None:
+    """Makes the datastore's pool check connections with `ping_if_spoken_to` rather than the library's pre-ping.
+
+    The library passes its check to the pool when it makes it and offers no way to
+    choose another, hence the pool's own attribute; a pool without pre-ping is left alone.
+    """
+    if getattr(datastore.pool, "_check", None) is ConnectionPool.check_connection:
+        datastore.pool._check = ping_if_spoken_to
+
+
 class BriefPostgresTrackingRecorder(PostgresTrackingRecorder):
-    """The library's tracking recorder, whose calls give up soon on an unreachable server (`retry_briefly`)."""
+    """The library's tracking recorder, whose calls give up soon on an unreachable server (`retry_briefly`).
+
+    Its pool checks connections with `ping_if_spoken_to`.
+    """
 
     insert_tracking = retry_briefly(PostgresTrackingRecorder.insert_tracking)
     max_tracking_id = retry_briefly(PostgresTrackingRecorder.max_tracking_id)
     has_tracking_id = retry_briefly(PostgresTrackingRecorder.has_tracking_id)
+
+    def __init__(self, datastore: PostgresDatastore, *, tracking_table_name: str) -> None:
+        super().__init__(datastore, tracking_table_name=tracking_table_name)
+        check_connections_cheaply(datastore)
 
 
 class SQLiteDatabase:
@@ -306,14 +368,25 @@ class PostgresDatabase:
 
     @contextmanager
     def writing(self, position: int | None) -> Iterator[PostgresCursor]:
-        """A transaction for rows, which records ``position`` as processed when it commits."""
-        with self._transaction(commit=True) as cursor:
+        """A transaction for rows, which records ``position`` as processed when it commits.
+
+        Its statements are pipelined: sent as they come, without waiting for each
+        answer. A view writes a page with a dozen statements, most of them often with
+        no rows, and psycopg waits for the server after each `executemany` outside a
+        pipeline, even an empty one; pipelined, a page costs two round trips (the
+        position's check, then the commit). A statement that fails still fails the
+        transaction, which rolls back whole; the error is raised at the next wait.
+        """
+        with self.tracking.datastore.get_connection() as connection, connection.pipeline(), \
+                connection.transaction():
+            cursor = PipelinedCursor(connection)
+            cursor.raw.execute(self._in_schema)
             yield cursor
             if position is not None:
                 # The library's statement advances the position or raises IntegrityError: should two
                 # projectors ever both write (one that lost its lock and has not noticed yet), the
                 # later transaction rolls back whole, rather than apply events twice.
-                self.tracking._insert_tracking(cursor.raw, Tracking(UPSTREAM, position))
+                self.tracking._insert_tracking(cursor.for_statement(), Tracking(UPSTREAM, position))
 
     @contextmanager
     def reading(self, *, streamed: bool = False) -> Iterator[PostgresCursor]:
@@ -332,7 +405,7 @@ class PostgresDatabase:
 
     def position_in(self, cursor: Cursor) -> int:
         assert isinstance(cursor, PostgresCursor)
-        return self.tracking._max_tracking_id(UPSTREAM, cursor.raw) or 0
+        return self.tracking._max_tracking_id(UPSTREAM, cursor.for_statement()) or 0
 
     def reset(self, tables: Sequence[str]) -> None:
         """Empties the view's tables and forgets its position, in one transaction."""
