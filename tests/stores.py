@@ -42,9 +42,13 @@ class TestStore:
 
 
 def schema_for(data_dir: Path) -> str:
-    """The test schema of a data directory: the same directory always finds the same schema."""
+    """The test schema of a data directory: the same directory always finds the same schema.
+
+    It names the test run's process, so that runs side by side on one server
+    (two sessions, two checkouts) never drop each other's schemas.
+    """
     digest = hashlib.blake2b(str(Path(data_dir).resolve()).encode(), digest_size=10).hexdigest()
-    return SCHEMA_PREFIX + digest
+    return f"{SCHEMA_PREFIX}{os.getpid()}_{digest}"
 
 
 def store_environ(data_dir: Path) -> dict[str, str]:
@@ -69,13 +73,31 @@ def ensure_schema(settings: Settings) -> None:
 
 
 def drop_test_schemas() -> None:
-    """Drops every schema an earlier or this run made."""
+    """Drops the schemas this run made, and those of earlier runs whose process is gone."""
     with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
         rows = connection.execute(
             "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (SCHEMA_PREFIX + "%",)
         ).fetchall()
         for (schema,) in rows:
-            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            run = _run_of(schema)
+            if run is None or run == os.getpid() or not _running(run):
+                connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def _run_of(schema: str) -> int | None:
+    """The process id of the test run that made ``schema``; None for a name of an older suite."""
+    run, _, _ = schema.removeprefix(SCHEMA_PREFIX).partition("_")
+    return int(run) if run.isdigit() else None
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def count_stored_events(settings: Settings, originator_id: UUID | None = None) -> int:
