@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any, ClassVar
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -43,6 +44,18 @@ CROSSING_COLUMNS = (
 class BoundaryView(View):
     """Crossings, reviews and judged contacts, with the queries team leads and the report make."""
 
+    deferred_indexes: ClassVar[tuple[str, ...]] = (
+        "CREATE INDEX IF NOT EXISTS judged_contacts_by_client ON judged_contacts (client_id)",
+        "CREATE INDEX IF NOT EXISTS judged_contacts_by_time ON judged_contacts (occurred_at)",
+        "CREATE INDEX IF NOT EXISTS judged_contacts_by_team ON judged_contacts (team_id, occurred_at)",
+        "CREATE INDEX IF NOT EXISTS follow_up_plans_by_client ON follow_up_plans (client_id)",
+        "CREATE INDEX IF NOT EXISTS crossings_by_client ON crossings (client_id)",
+        "CREATE INDEX IF NOT EXISTS crossings_by_start ON crossings (started_at, crossing_id)",
+        "CREATE INDEX IF NOT EXISTS crossings_by_team ON crossings (team_id, started_at, crossing_id)",
+        "CREATE INDEX IF NOT EXISTS reviews_by_crossing ON reviews (crossing_id, position)",
+    )
+    """Every secondary index: a rebuild from zero holds every client in memory, and reads rows by key alone
+    (but once for each policy published, which scans the contacts by time)."""
     tables: ClassVar[tuple[str, ...]] = (
         "CREATE TABLE IF NOT EXISTS teams (team_id TEXT PRIMARY KEY, organisation TEXT NOT NULL, "
         "site TEXT NOT NULL) WITHOUT ROWID",
@@ -53,24 +66,17 @@ class BoundaryView(View):
         "profile_id TEXT NOT NULL, profile_kind TEXT NOT NULL, nature TEXT NOT NULL, occurred_at TEXT NOT NULL, "
         "month TEXT NOT NULL, recorded_at TEXT NOT NULL, thread TEXT, retracted INTEGER NOT NULL, "
         "conversation_id TEXT, referred_hours REAL)",
-        "CREATE INDEX IF NOT EXISTS judged_contacts_by_client ON judged_contacts (client_id)",
-        "CREATE INDEX IF NOT EXISTS judged_contacts_by_time ON judged_contacts (occurred_at)",
-        "CREATE INDEX IF NOT EXISTS judged_contacts_by_team ON judged_contacts (team_id, occurred_at)",
         "CREATE TABLE IF NOT EXISTS follow_up_plans (client_id TEXT NOT NULL, planned_at TEXT NOT NULL)",
-        "CREATE INDEX IF NOT EXISTS follow_up_plans_by_client ON follow_up_plans (client_id)",
         "CREATE TABLE IF NOT EXISTS crossings (crossing_id TEXT PRIMARY KEY, rule TEXT NOT NULL, "
         "severity TEXT NOT NULL, status TEXT NOT NULL, policy_version TEXT NOT NULL, client_id TEXT NOT NULL, "
         "team_id TEXT NOT NULL, site TEXT NOT NULL, account_id TEXT NOT NULL, profile_kind TEXT NOT NULL, "
         "contact_ids TEXT NOT NULL, started_at TEXT NOT NULL, month TEXT NOT NULL, ended_at TEXT NOT NULL, "
         "detected_at TEXT NOT NULL, found INTEGER NOT NULL, verdict TEXT)",
-        "CREATE INDEX IF NOT EXISTS crossings_by_client ON crossings (client_id)",
-        "CREATE INDEX IF NOT EXISTS crossings_by_start ON crossings (started_at, crossing_id)",
-        "CREATE INDEX IF NOT EXISTS crossings_by_team ON crossings (team_id, started_at, crossing_id)",
         "CREATE TABLE IF NOT EXISTS reviews (review_id TEXT PRIMARY KEY, crossing_id TEXT NOT NULL, "
         "team_id TEXT NOT NULL, account_id TEXT NOT NULL, verdict TEXT NOT NULL, comment TEXT NOT NULL, "
         "recorded_at TEXT NOT NULL, position INTEGER NOT NULL)",
-        "CREATE INDEX IF NOT EXISTS reviews_by_crossing ON reviews (crossing_id, position)",
         "CREATE TABLE IF NOT EXISTS judge_clock (id INTEGER PRIMARY KEY CHECK (id = 1), now TEXT NOT NULL)",
+        *deferred_indexes,
     )
 
     # What the projection reads back after a restart.
@@ -181,6 +187,7 @@ class Boundaries(PagedProjection[BoundaryView]):
             raise self.unhandled(domain_event, position)
 
     def tick(self, now: datetime) -> None:
+        super().tick(now)
         self.judge.advance(now, self.file)
 
     # Handlers.
@@ -305,7 +312,7 @@ class Boundaries(PagedProjection[BoundaryView]):
 
     def _fact_row(self, fact: Fact) -> tuple[Any, ...]:
         return (
-            key(fact.contact_id), key(fact.client_id), fact.team_id, fact.account_id, fact.function,
+            fact.contact_id.hex, fact.client_id.hex, fact.team_id, fact.account_id, fact.function,
             int(fact.intern), fact.profile_id, fact.profile_kind, fact.nature, moment_text(fact.occurred_at),
             moment_text(fact.recorded_at), fact.thread, int(fact.retracted),
             fact.conversation_id, fact.referred_hours,
@@ -314,15 +321,21 @@ class Boundaries(PagedProjection[BoundaryView]):
 
     def _crossing_row(self, crossing: Crossing) -> tuple[Any, ...]:
         return (
-            key(crossing.crossing_id), crossing.rule, crossing.severity, crossing.policy_version,
-            key(crossing.client_id), crossing.team_id, crossing.account_id, crossing.profile_kind,
-            json.dumps([contact_id.hex for contact_id in crossing.contact_ids]), moment_text(crossing.started_at),
+            crossing.crossing_id.hex, crossing.rule, crossing.severity, crossing.policy_version,
+            crossing.client_id.hex, crossing.team_id, crossing.account_id, crossing.profile_kind,
+            _id_array(crossing.contact_ids), moment_text(crossing.started_at),
             moment_text(crossing.ended_at), moment_text(crossing.detected_at), int(crossing.found), crossing.verdict,
             self._site(crossing.team_id), _month(crossing.started_at), crossing.status,
         )
 
     def _site(self, team_id: str) -> str:
         return self.teams.get(team_id, ("", ""))[1]
+
+
+def _id_array(ids: tuple[UUID, ...]) -> str:
+    """The ids as `json.dumps` writes them in an array: hex digits need no escaping, so they are joined at once,
+    in a fifth of its time."""
+    return '["' + '", "'.join([value.hex for value in ids]) + '"]' if ids else "[]"
 
 
 def _utc(value: datetime) -> datetime:
@@ -334,8 +347,21 @@ def _as_datetime(value: Any) -> datetime:
 
 
 def _month(value: datetime) -> str:
+    """The month in Brussels of a moment, as the report keys it.
+
+    Brussels is at most two hours ahead of UTC, so before the 28th a UTC moment is in
+    the same month there: the text of each month is made once (a conversion to Brussels
+    and its formatting took a microsecond for every contact and every crossing).
+    """
+    if value.tzinfo is timezone.utc and value.day < 28:
+        return _month_text(value.year, value.month)
     local = value.astimezone(BRUSSELS)
-    return f"{local.year:04d}-{local.month:02d}"
+    return _month_text(local.year, local.month)
+
+
+@lru_cache(maxsize=1024)
+def _month_text(year: int, month: int) -> str:
+    return f"{year:04d}-{month:02d}"
 
 
 def _terms(body: dict[str, Any]) -> PolicyTerms:

@@ -177,6 +177,7 @@ class Judge:
     def __init__(self, policies: Iterable[PolicyTerms], now: datetime, only: PolicyTerms | None = None) -> None:
         self.policies = PolicyHistory(policies) if only is None else OnePolicy(only)
         self.window = max(_longest_window(terms) for terms in self.policies.versions)
+        self._sole = self._sole_version()
         self.now = now
         """The log's time: the latest recorded time of an event applied, or of a tick; it never goes back."""
         self.stamp = now
@@ -191,9 +192,15 @@ class Judge:
     def add_policy(self, terms: PolicyTerms) -> None:
         self.policies.add(terms)
         self.window = max(self.window, _longest_window(terms))
+        self._sole = self._sole_version()
 
     def policy_at(self, at: datetime) -> PolicyTerms:
-        return self.policies.at(at)
+        # Asked several times for every contact: with one version, there is nothing to look up.
+        return self.policies.at(at) if self._sole is None else self._sole
+
+    def _sole_version(self) -> PolicyTerms | None:
+        """The version that governs every moment, if there is one alone: the built-in, or a replay's."""
+        return self.policies.versions[0] if len(self.policies.versions) == 1 else None
 
     # Time.
 
@@ -202,16 +209,19 @@ class Judge:
 
         Called before each event with its recorded time, and by the projector's ticks with the clock.
         """
-        while self.deadlines and self.deadlines[0][0] <= to:
-            deadline, client_id, contact_id = heapq.heappop(self.deadlines)
+        deadlines = self.deadlines
+        while deadlines and deadlines[0][0] <= to:
+            deadline, client_id, contact_id = heapq.heappop(deadlines)
             self._scheduled.discard((deadline, contact_id))
-            self.now = max(self.now, deadline)
+            if deadline > self.now:
+                self.now = deadline
             self.stamp = deadline
             file = files(client_id)
             anchor = file.contacts.get(contact_id)
             if anchor is not None:
                 self.judge_anchor(file, anchor)
-        self.now = max(self.now, to)
+        if to > self.now:  # called for every event: a comparison is cheaper than max()
+            self.now = to
         self.stamp = to
 
     # Events.
@@ -388,7 +398,9 @@ class Judge:
     @staticmethod
     def _anchored_at(file: ClientFile, anchor: Fact) -> set[UUID]:
         """The crossings of the rules that look at one contact, found earlier at ``anchor``."""
-        ids = file.crossings_of_contact.get(anchor.contact_id, ())
+        ids = file.crossings_of_contact.get(anchor.contact_id)
+        if not ids:  # most contacts: every one is judged as an anchor when it is logged
+            return set()
         crossings = (file.crossings[crossing_id] for crossing_id in ids)
         return {
             crossing.crossing_id for crossing in crossings
@@ -441,7 +453,7 @@ class Judge:
 
     def _record(self, file: ClientFile, crossing_id: UUID, finding: Finding) -> None:
         first = finding.evidence[0]
-        contact_ids = tuple(fact.contact_id for fact in finding.evidence)
+        contact_ids = tuple([fact.contact_id for fact in finding.evidence])
         crossing = file.crossings.get(crossing_id)
         if crossing is None:
             crossing = Crossing(

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
-from operator import itemgetter
 from typing import Any, ClassVar, Generic, TypeVar
 from uuid import UUID
 
@@ -214,6 +213,11 @@ class TimelineView(View):
     schema_version = 2
     """2: contacts hold their sealed notes."""
 
+    deferred_indexes = (
+        "CREATE INDEX IF NOT EXISTS follow_ups_by_team ON follow_ups (team_id, completed_at, due)",
+        "CREATE INDEX IF NOT EXISTS client_teams_by_client ON client_teams (client_id)",
+    )
+    """The indexes writing never reads through; the clients' summaries read contacts and follow-ups by client."""
     tables = (
         """CREATE TABLE IF NOT EXISTS contacts (
             contact_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, position INTEGER NOT NULL,
@@ -230,7 +234,6 @@ class TimelineView(View):
             account_id TEXT NOT NULL, due TEXT NOT NULL, planned_at TEXT NOT NULL, completed_at TEXT
         ) WITHOUT ROWID""",
         "CREATE INDEX IF NOT EXISTS follow_ups_by_client ON follow_ups (client_id, due)",
-        "CREATE INDEX IF NOT EXISTS follow_ups_by_team ON follow_ups (team_id, completed_at, due)",
         """CREATE TABLE IF NOT EXISTS clients (
             client_id TEXT PRIMARY KEY, organisation TEXT, last_contact_at TEXT, last_nature TEXT,
             open_follow_ups INTEGER NOT NULL DEFAULT 0, next_due TEXT
@@ -238,7 +241,7 @@ class TimelineView(View):
         """CREATE TABLE IF NOT EXISTS client_teams (
             team_id TEXT NOT NULL, client_id TEXT NOT NULL, PRIMARY KEY (team_id, client_id)
         ) WITHOUT ROWID""",
-        "CREATE INDEX IF NOT EXISTS client_teams_by_client ON client_teams (client_id)",
+        *deferred_indexes,
     )
 
     def timeline(
@@ -365,8 +368,10 @@ _INSERT_CONTACT = (
     f"INSERT INTO contacts ({', '.join(_INSERTED_CONTACT_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(_INSERTED_CONTACT_COLUMNS))})"
 )
-_contact_values = itemgetter(*_INSERTED_CONTACT_COLUMNS)
-"""A new contact's row as `_INSERT_CONTACT` takes it: positional values bind faster than named ones."""
+_COLUMN = {name: index for index, name in enumerate(_INSERTED_CONTACT_COLUMNS)}
+"""Where each column is in a new contact's row, a list as `_INSERT_CONTACT` takes it: positional values bind
+faster than named ones, and a list is made in a third of the time of a dict of its columns."""
+_CLIENT_ID, _SEALED_NOTE, _NOTE_ERASED = _COLUMN["client_id"], _COLUMN["sealed_note"], _COLUMN["note_erased"]
 _SHRED_NOTES = """UPDATE contacts SET sealed_note = NULL, note_erased = 1
     WHERE client_id = :client_id AND position < :position"""
 _AMEND_CONTACT = (
@@ -394,8 +399,8 @@ class _Changes:
     clients: dict[str, str | None] = field(default_factory=dict)
     """Client id to organisation, None while only a contact told of the client."""
     client_teams: set[tuple[str, str]] = field(default_factory=set)
-    contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """New contacts' rows, by contact id."""
+    contacts: dict[str, list[Any]] = field(default_factory=dict)
+    """New contacts' rows, by contact id, their columns in `_COLUMN`'s places."""
     amendments: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Changed columns of contacts written by an earlier page."""
     follow_ups: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -421,6 +426,8 @@ class Timelines(PagedProjection[TimelineView]):
     def __init__(self, view: TimelineView) -> None:
         super().__init__(view)
         self._changes = _Changes()
+        self._written_clients: set[str] = set()
+        self._written_client_teams: set[tuple[str, str]] = set()
         self._handlers: dict[type, Callable[[Any, int], None]] = {
             Contact.Logged: self._contact_logged,
             Contact.Corrected: self._contact_corrected,
@@ -443,10 +450,16 @@ class Timelines(PagedProjection[TimelineView]):
 
     def write(self, cursor: Cursor) -> None:
         changes, self._changes = self._changes, _Changes()
-        cursor.executemany(_INSERT_CLIENT, changes.clients.items())
+        # A client this projection wrote, met again with no organisation, or a team it met again, changes no row.
+        written = self._written_clients
+        cursor.executemany(_INSERT_CLIENT, [(client_id, organisation) for client_id, organisation
+                                            in changes.clients.items() if organisation is not None
+                                            or client_id not in written])
+        written.update(changes.clients)
         cursor.executemany("INSERT INTO client_teams (team_id, client_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                           sorted(changes.client_teams))
-        cursor.executemany(_INSERT_CONTACT, map(_contact_values, changes.contacts.values()))
+                           sorted(changes.client_teams - self._written_client_teams))
+        self._written_client_teams |= changes.client_teams
+        cursor.executemany(_INSERT_CONTACT, changes.contacts.values())
         cursor.executemany(_INSERT_FOLLOW_UP, changes.follow_ups.values())
         cursor.executemany(_AMEND_CONTACT, [_amendment_params(i, c) for i, c in changes.amendments.items()])
         cursor.executemany("UPDATE follow_ups SET completed_at = ? WHERE follow_up_id = ?",
@@ -457,17 +470,13 @@ class Timelines(PagedProjection[TimelineView]):
 
     def _contact_logged(self, event: Contact.Logged, position: int) -> None:
         client_id, contact_id = event.client_id.hex, event.originator_id.hex
-        self._changes.contacts[contact_id] = {
-            "contact_id": contact_id, "client_id": client_id, "position": position,
-            "occurred_at": moment_text(event.occurred_at), "recorded_at": moment_text(event.timestamp),
-            "team_id": event.team_id, "account_id": event.account_id, "profile_id": event.profile_id,
-            "profile_kind": str(event.profile_kind), "channel": str(event.channel),
-            "direction": str(event.direction), "nature": str(event.nature), "thread": event.thread,
-            "message_count": event.message_count, "duration_minutes": event.duration_minutes,
-            "topics": _topics_text(tuple(event.topics)), "corrected": 0, "retracted": 0,
-            "note_key_id": event.note_key_id.hex if event.note_key_id else None, "sealed_note": event.sealed_note,
-            "note_erased": 0,
-        }
+        self._changes.contacts[contact_id] = [  # in the order of _INSERTED_CONTACT_COLUMNS
+            contact_id, client_id, position, moment_text(event.occurred_at), moment_text(event.timestamp),
+            event.team_id, event.account_id, event.profile_id, str(event.profile_kind), str(event.channel),
+            str(event.direction), str(event.nature), event.thread, event.message_count, event.duration_minutes,
+            _topics_text(tuple(event.topics)), 0, 0, event.note_key_id.hex if event.note_key_id else None,
+            event.sealed_note, 0,
+        ]
         # The team that logs a contact has met the client, whichever page its Client events land in.
         self._changes.meet(client_id, event.team_id)
 
@@ -485,8 +494,9 @@ class Timelines(PagedProjection[TimelineView]):
         if row is None:
             self._changes.amendments.setdefault(contact_id, {}).update(columns)
         else:
-            row.update(columns)
-            self._changes.touched.add(row["client_id"])
+            for name, value in columns.items():
+                row[_COLUMN[name]] = value
+            self._changes.touched.add(row[_CLIENT_ID])
 
     def _client_registered(self, event: Client.Registered, position: int) -> None:
         self._changes.meet(event.originator_id.hex, event.team_id, event.organisation)
@@ -506,8 +516,8 @@ class Timelines(PagedProjection[TimelineView]):
         """The client's key is gone: its sealed notes are dropped from the view, and marked erased."""
         client_id = event.originator_id.hex
         for row in self._changes.contacts.values():
-            if row["client_id"] == client_id:
-                row.update(sealed_note=None, note_erased=1)
+            if row[_CLIENT_ID] == client_id:
+                row[_SEALED_NOTE], row[_NOTE_ERASED] = None, 1
         self._changes.shreddings.append({"client_id": client_id, "position": position})
 
     def _follow_up_completed(self, event: Client.FollowUpCompleted, position: int) -> None:

@@ -28,7 +28,9 @@ from logbook.application import Logbook
 from logbook.config import Settings
 from logbook.demo import load_demo
 from logbook.store import EventStore
+from projections.base import index_name
 from projections.runner import SETTLE
+from projections.sql import SQLiteDatabase
 from tests.stores import read_model_rows, store_environ
 
 JUDGED = (Contact.Logged, Contact.Corrected, Contact.Retracted, Client.FollowUpPlanned, Policy.Published)
@@ -151,3 +153,43 @@ def _wait_until(condition: Any, timeout: float = 60.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the projector did not catch up"
         time.sleep(0.05)
+
+
+def test_a_rebuild_from_zero_builds_its_deferred_indexes_once_caught_up_and_a_restart_builds_them_too(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=None, secret_key=b"s" * 40)
+    app = Logbook(settings, clock=Clock(datetime(2026, 4, 1, tzinfo=timezone.utc)))
+    load_demo(app, seed=3, contact_count=100, echo=lambda message: None)
+    app.close()
+    clock = Clock(datetime(2026, 12, 1, tzinfo=timezone.utc))
+    deferred = {name: {index_name(s) for s in view_class.deferred_indexes}
+                for name, (view_class, _) in read_models.PROJECTIONS.items()}
+    assert all(deferred.values())
+
+    with closing(read_models.projector(settings, clock)) as rebuilding:
+        rebuilding.apply_page(rebuilding.feed.page_after(0))
+        assert {name: _indexes(settings, name) & deferred[name] for name in deferred} == {n: set() for n in deferred}
+    with closing(read_models.projector(settings, clock)) as restarted:  # from where the first one stopped
+        assert all(_indexes(settings, name) >= deferred[name] for name in deferred)
+        restarted.catch_up()
+    rows = rows_of(settings)
+
+    for name in read_models.PROJECTIONS:
+        with closing(read_models.open_view(settings, name)) as view:
+            view.reset()
+    with closing(read_models.projector(settings, clock)) as rebuilding:
+        rebuilding.catch_up()
+
+    assert all(_indexes(settings, name) >= deferred[name] for name in deferred)
+    assert rows_of(settings) == rows
+
+
+def _indexes(settings: Settings, name: str) -> set[str]:
+    """The indexes of a read model's tables, as its database lists them."""
+    with closing(read_models.open_view(settings, name)) as view, view.reading() as cursor:
+        if isinstance(view.database, SQLiteDatabase):
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+        else:
+            cursor.execute("SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema()")
+        return {row["name"] for row in cursor.fetchall()}
