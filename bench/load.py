@@ -3,8 +3,8 @@
 Run as ``.venv/bin/python bench/load.py`` (``--quick`` for a smoke run of about two
 minutes, ``--store sqlite|postgres|both``). For each store, with the same settings, it
 starts what ``make run`` starts on a fresh store (``logbook init``, ``logbook projections
-run``, and ``logbook serve``: here two of them side by side, with 1 and with 4 sync
-workers), sets up teams, workers, team leads, profiles and clients over the API, and
+run``, and ``logbook serve``: here two of them side by side, with 1 and with 4
+workers of 4 threads each, as configured by default), sets up teams, workers, team leads, profiles and clients over the API, and
 measures three phases on each server, each bounded in time and in requests:
 
 1. **mix**: client threads of four teams; 80 % of the requests are a worker logging
