@@ -52,13 +52,18 @@ from importlib.metadata import version
 from pathlib import Path
 from uuid import UUID, uuid4
 
-from eventsourcing.application import Application
+# Run as a script, this file's folder comes first on the path, where bench/projections.py would shadow the
+# projections package: the repository's root takes its place.
+BENCH = Path(__file__).resolve().parent
+sys.path[:] = [str(BENCH.parent)] + [entry for entry in sys.path if Path(entry or ".").resolve() != BENCH]
 
-from events import Account, Contact, Profile
-from events.vocabulary import Channel, Direction, Function, Nature, ProfileKind, Role, Service
-from logbook.application import Logbook
-from logbook.config import MASTER_KEY_BYTES, Settings
-from logbook.store import SQLITE_FILE, cipher_env
+from eventsourcing.application import Application  # noqa: E402
+
+from events import Account, Contact, Profile  # noqa: E402
+from events.vocabulary import Channel, Direction, Function, Nature, ProfileKind, Role, Service  # noqa: E402
+from logbook.application import Logbook  # noqa: E402
+from logbook.config import MASTER_KEY_BYTES, Settings  # noqa: E402
+from logbook.store import SQLITE_FILE, cipher_env  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 SECRET_KEY = "bench-secret-key-bench-secret-key-0123456789"
