@@ -68,7 +68,7 @@ class GroupCommit(Generic[Item, Outcome]):
         self._busy = False
         """Whether the last group held more than one item: only then is waiting for more worth it."""
         self.groups = 0
-        """How many groups were written; read by tests and benchmarks."""
+        """How many groups were written; tests read it."""
 
     def submit(self, item: Item, key: UUID | None = None) -> Outcome:
         """Writes ``item`` with whatever else is submitted at the same time; returns its outcome."""
