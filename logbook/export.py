@@ -25,13 +25,15 @@ from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from enum import StrEnum
-from itertools import groupby
+from functools import lru_cache
+from itertools import groupby, islice
 from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 from eventsourcing.application import Application
@@ -43,7 +45,7 @@ from logbook.files import write_whole
 from logbook.research import ResearchView
 from logbook.store import EventStore
 from projections.base import View
-from projections.sql import Database, PostgresCursor, PostgresDatabase, SQLiteDatabase
+from projections.sql import UPSTREAM, Database, PostgresCursor, PostgresDatabase, SQLiteDatabase
 from projections.storage import moment_text
 
 LOCAL_ZONE = ZoneInfo("Europe/Brussels")
@@ -189,7 +191,10 @@ _SELECT_CONTACTS = f"""
            contact.message_count, contact.duration_minutes, contact.topics, contact.note_key_id,
            contact.corrected, contact.retracted, judged.referred_hours
     {_CONTACTS}
-    ORDER BY judged.occurred_at, judged.contact_id"""
+    ORDER BY judged.occurred_at"""
+"""Rows of one moment come in any order: `_research_rows` sorts them by pseudonym, which also spares
+SQLite a sort of the whole period by contact id."""
+_COUNT_JUDGED = "SELECT COUNT(*) FROM judged_contacts WHERE occurred_at >= :start AND occurred_at < :end"
 
 Progress = Callable[[int, int], None]
 """Called with the rows written so far and the rows to write: first (0, total), then after every chunk."""
@@ -223,7 +228,7 @@ def export_contacts(
             audit_log(settings).record(audit)
         sql = stack.enter_context(_snapshot(views["timelines"].database, views["boundaries"].database))
         params = {"start": _bound(start, START_OF_TIME), "end": _bound(end, END_OF_TIME), "head": head}
-        total = sql.execute(f"SELECT COUNT(*) {_CONTACTS}", params).fetchone()[0]
+        total = _total(sql, params, _tracking_tables(views["timelines"].database))
         rows = _research_rows(_fetched(sql.execute(_SELECT_CONTACTS, params)), research, settings.research_time_unit)
         return write_whole(Path(out_path), lambda file: WRITERS[fmt](file, _counted(rows, total, progress)))
 
@@ -259,6 +264,28 @@ def _snapshot(timelines: Database, boundaries: Database) -> Iterator[sqlite3.Cur
         yield connection.cursor()
 
 
+def _tracking_tables(timelines: Database) -> tuple[str, str]:
+    """The tracking tables of the timelines and the boundaries, as the snapshot's cursor names them."""
+    if isinstance(timelines, PostgresDatabase):
+        return "timelines_tracking", "boundaries_tracking"
+    return "main.tracking", "boundaries.tracking"
+
+
+def _total(sql: sqlite3.Cursor | PostgresCursor, params: dict[str, Any], tracking: tuple[str, str]) -> int:
+    """How many rows the export writes.
+
+    Each contact has one row in each read model. Unless one of them went past the head
+    (contacts logged since the export began), every judged contact of the period is
+    exported, and counting those reads one index: a tenth of the time of counting the join.
+    """
+    positions = " UNION ALL ".join(
+        f"SELECT MAX(notification_id) FROM {table} WHERE application_name = :upstream" for table in tracking
+    )
+    if all(row[0] == params["head"] for row in sql.execute(positions, {"upstream": UPSTREAM}).fetchall()):
+        return int(sql.execute(_COUNT_JUDGED, params).fetchone()[0])
+    return int(sql.execute(f"SELECT COUNT(*) {_CONTACTS}", params).fetchone()[0])
+
+
 def _bound(moment: datetime | None, otherwise: str) -> str:
     return otherwise if moment is None else moment_text(moment)
 
@@ -268,15 +295,20 @@ def _fetched(cursor: sqlite3.Cursor | PostgresCursor) -> Iterator[tuple[Any, ...
         yield from chunk
 
 
-def _research_rows(rows: Iterable[tuple[Any, ...]], research: ResearchView, unit: str) -> Iterator[dict[str, Any]]:
+Row = tuple[Any, ...]
+"""A row of the export: its values in the order of `COLUMNS`."""
+_CONTACT, _OCCURRED_AT = COLUMN_NAMES.index("contact"), COLUMN_NAMES.index("occurred_at")
+
+
+def _research_rows(rows: Iterable[tuple[Any, ...]], research: ResearchView, unit: str) -> Iterator[Row]:
     """The research form of each row, by truncated moment, then by contact pseudonym.
 
     Within one truncated moment the rows are sorted by pseudonym, so that their
     order tells nothing finer than the unit; memory holds one moment's rows.
     """
     research_form = _research_form(research, unit)
-    for _, same_moment in groupby(map(research_form, rows), key=itemgetter("occurred_at")):
-        yield from sorted(same_moment, key=itemgetter("contact"))
+    for _, same_moment in groupby(map(research_form, rows), key=itemgetter(_OCCURRED_AT)):
+        yield from sorted(same_moment, key=itemgetter(_CONTACT))
 
 
 def stored_moment_truncator(unit: str) -> Callable[[str], str]:
@@ -290,44 +322,50 @@ def stored_moment_truncator(unit: str) -> Callable[[str], str]:
     return lambda text: text[:kept] + rest
 
 
-def _research_form(research: ResearchView, unit: str) -> Callable[[tuple[Any, ...]], dict[str, Any]]:
+@lru_cache(maxsize=4096)
+def _topics(stored: str) -> tuple[str, ...]:
+    """The topics a row stores as a JSON array, sorted: contacts share a few combinations of them."""
+    return tuple(sorted(json.loads(stored)))
+
+
+def _research_form(research: ResearchView, unit: str) -> Callable[[tuple[Any, ...]], Row]:
     """The research form of a row of `_SELECT_CONTACTS`; ids are stored as the ``.hex`` the pseudonyms take."""
     pseudonym, once, thread_of = research.pseudonyms.of, research.pseudonyms.once, research.thread
     moment = stored_moment_truncator(unit)
 
-    def form(row: tuple[Any, ...]) -> dict[str, Any]:
+    def form(row: tuple[Any, ...]) -> Row:
         (contact_id, client_id, account_id, profile_id, thread, conversation_id, team_id, site, function, intern,
          channel, profile_kind, direction, nature, occurred_at, recorded_at, message_count, duration_minutes,
          topics, note_key_id, corrected, retracted, referred_hours) = row
-        return {
-            "contact": once("contact", contact_id),
-            "client": pseudonym("client", client_id),
-            "account": pseudonym("account", account_id),
-            "profile": pseudonym("profile", profile_id),
-            "thread": thread_of(thread),
-            "conversation": None if conversation_id is None else once("conversation", conversation_id),
-            "team_id": team_id,
-            "site": site,
-            "account_function": function,
-            "intern": bool(intern),
-            "channel": channel,
-            "profile_kind": profile_kind,
-            "direction": direction,
-            "nature": nature,
-            "occurred_at": moment(occurred_at),
-            "recorded_at": moment(recorded_at),
-            "message_count": message_count,
-            "duration_minutes": duration_minutes,
-            "topics": [] if topics == "[]" else sorted(json.loads(topics)),
-            "has_note": note_key_id is not None,
-            "corrected": bool(corrected),
-            "retracted": bool(retracted),
-            "referred_hours": None if referred_hours is None else round(referred_hours, HOURS_DECIMALS),
-        }
+        return (
+            once("contact", contact_id),
+            pseudonym("client", client_id),
+            pseudonym("account", account_id),
+            pseudonym("profile", profile_id),
+            thread_of(thread),
+            None if conversation_id is None else once("conversation", conversation_id),
+            team_id,
+            site,
+            function,
+            bool(intern),
+            channel,
+            profile_kind,
+            direction,
+            nature,
+            moment(occurred_at),
+            moment(recorded_at),
+            message_count,
+            duration_minutes,
+            _topics(topics),
+            note_key_id is not None,
+            bool(corrected),
+            bool(retracted),
+            None if referred_hours is None else round(referred_hours, HOURS_DECIMALS),
+        )
     return form
 
 
-def _counted(rows: Iterable[dict[str, Any]], total: int, progress: Progress | None) -> Iterator[dict[str, Any]]:
+def _counted(rows: Iterable[Row], total: int, progress: Progress | None) -> Iterator[Row]:
     if progress is None:
         yield from rows
         return
@@ -340,23 +378,22 @@ def _counted(rows: Iterable[dict[str, Any]], total: int, progress: Progress | No
             progress(done, total)
 
 
-def _write_jsonl(file: IO[bytes], rows: Iterable[dict[str, Any]]) -> int:
-    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # json.dumps makes one a row
+def _write_jsonl(file: IO[bytes], rows: Iterable[Row]) -> int:
+    """One object a line, its keys in the order of the columns, compact, UTF-8 as it is (orjson's only form)."""
     count = 0
     for count, row in enumerate(rows, start=1):  # noqa: B007 - the count is the result
-        file.write(f"{encode(row)}\n".encode())
+        file.write(orjson.dumps(dict(zip(COLUMN_NAMES, row, strict=True)), option=orjson.OPT_APPEND_NEWLINE))
     return count
 
 
-def _write_csv(file: IO[bytes], rows: Iterable[dict[str, Any]]) -> int:
+def _write_csv(file: IO[bytes], rows: Iterable[Row]) -> int:
     """A header, then the columns in order: empty for none, ``true``/``false``, topics joined by ``;``."""
     text = io.TextIOWrapper(file, encoding="utf-8", newline="")
     writer = csv.writer(text, lineterminator="\n")  # writes None as empty and ints as themselves
     writer.writerow(COLUMN_NAMES)
-    in_order = itemgetter(*COLUMN_NAMES)
     count = 0
     for count, row in enumerate(rows, start=1):  # noqa: B007 - the count is the result
-        values = list(in_order(row))
+        values = list(row)
         for index in _CSV_FLAGS:
             values[index] = "true" if values[index] else "false"
         values[_CSV_TOPICS] = ";".join(values[_CSV_TOPICS])  # topics are slugs: no ';' in them
@@ -373,27 +410,19 @@ _CSV_TOPICS = COLUMN_NAMES.index("topics")
 _CSV_HOURS = COLUMN_NAMES.index("referred_hours")
 
 
-def _write_parquet(file: IO[bytes], rows: Iterable[dict[str, Any]]) -> int:
+def _write_parquet(file: IO[bytes], rows: Iterable[Row]) -> int:
     """Record batches of `PARQUET_BATCH_ROWS` under the explicit schema; nothing in the file depends on the run."""
-    count = 0
+    count, rows = 0, iter(rows)
     with pq.ParquetWriter(file, PARQUET_SCHEMA, compression="zstd", compression_level=3, version="2.6") as writer:
-        batch: list[dict[str, Any]] = []
-        for row in rows:
-            batch.append(row)
-            if len(batch) == PARQUET_BATCH_ROWS:
-                writer.write_batch(_record_batch(batch))
-                count += len(batch)
-                batch = []
-        if batch:
+        while batch := list(islice(rows, PARQUET_BATCH_ROWS)):
             writer.write_batch(_record_batch(batch))
             count += len(batch)
     return count
 
 
-def _record_batch(rows: list[dict[str, Any]]) -> pa.RecordBatch:
+def _record_batch(rows: list[Row]) -> pa.RecordBatch:
     arrays = []
-    for name, kind, _ in COLUMNS:
-        values = [row[name] for row in rows]
+    for (name, kind, _), values in zip(COLUMNS, zip(*rows, strict=True), strict=True):
         if name in MOMENT_COLUMNS:
             arrays.append(pa.array(values, pa.string()).cast(kind))
         else:
@@ -401,7 +430,7 @@ def _record_batch(rows: list[dict[str, Any]]) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, schema=PARQUET_SCHEMA)
 
 
-WRITERS: dict[ExportFormat, Callable[[IO[bytes], Iterable[dict[str, Any]]], int]] = {
+WRITERS: dict[ExportFormat, Callable[[IO[bytes], Iterable[Row]], int]] = {
     ExportFormat.JSONL: _write_jsonl,
     ExportFormat.CSV: _write_csv,
     ExportFormat.PARQUET: _write_parquet,

@@ -334,6 +334,22 @@ def test_progress_counts_up_to_the_total(operational, out_dir):
     assert calls[0] == (0, 6) and calls[-1] == (6, 6)
 
 
+def test_contacts_the_read_models_hold_beyond_the_head_are_neither_counted_nor_exported(
+        operational, out_dir, clock, monkeypatch):
+    head = operational.logbook.recorder.max_notification_id()
+    operational.log(operational.ann, "ann-op-messenger", "jonas-ref-17", T0 + timedelta(days=6))
+    project(operational.logbook, clock)
+    monkeypatch.setattr(export, "_caught_up", lambda settings, views, wait: head)  # as if logged mid-export
+    calls: list[tuple[int, int]] = []
+
+    count = export_contacts(research_settings(operational.logbook), "jsonl", None, None, out_dir / "out.jsonl",
+                            lambda done, total: calls.append((done, total)), wait=0)
+
+    assert count == 6
+    assert calls[0] == (0, 6) and calls[-1] == (6, 6)
+    assert len((out_dir / "out.jsonl").read_bytes().splitlines()) == 6
+
+
 # Refusals and failures.
 
 
