@@ -7,7 +7,7 @@ In one run, on SQLite, it measures:
    loop, one new contact (one event) per save, on a fresh SQLite file, before
    and after the HTTP phases (the median counts), as ``bench/ingest.py`` does;
 2. HTTP ingest of single contacts (``POST /api/v1/contacts``) from 16 client
-   threads, each request on a fresh connection, against three gunicorn servers
+   threads, each on a connection it keeps alive, against three gunicorn servers
    on fresh stores, side by side and measured in turns (forwards, then
    backwards) so that no spell of the machine favours one:
    - **one thread per worker**: each worker serves one request at a time, so

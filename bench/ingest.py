@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import base64
 import http.client
-import json
 import math
 import os
 import platform
@@ -59,6 +58,7 @@ sys.path[:] = [str(BENCH.parent)] + [entry for entry in sys.path if Path(entry o
 
 from eventsourcing.application import Application  # noqa: E402
 
+from bench.http_session import Session, TransportError  # noqa: E402
 from events import Account, Contact, Profile  # noqa: E402
 from events.vocabulary import Channel, Direction, Function, Nature, ProfileKind, Role, Service  # noqa: E402
 from logbook.application import Logbook  # noqa: E402
@@ -313,29 +313,35 @@ def _in_clear(data_dir: Path) -> list[str]:
 
 
 def _post_many(port: int, token: str, count: int, threads: int, max_seconds: float, notes: bool) -> HttpResult:
-    """Posts ``count`` distinct contacts from ``threads`` threads, or as many as fit in ``max_seconds``."""
+    """Posts ``count`` distinct contacts from ``threads`` threads, or as many as fit in ``max_seconds``.
+
+    Each thread is a client with a connection it keeps alive (`bench.http_session`), as a load
+    generator's: the less CPU the clients take, the more of the two cores the server has.
+    """
     result = HttpResult()
     numbers = iter(range(count))
     take = threading.Lock()
     deadline = time.monotonic() + max_seconds
     cpu_before = _process_cpu_seconds()
+    url, headers = f"http://127.0.0.1:{port}/api/v1/contacts", {"Authorization": f"Bearer {token}"}
 
     def client() -> None:
         latencies, statuses, errors = [], Counter(), Counter()
-        while time.monotonic() < deadline:
-            with take:
-                number = next(numbers, None)
-            if number is None:
-                break
-            request = _request_bytes(token, _contact_body(number, notes))
-            started = time.perf_counter()
-            try:
-                status = _exchange(port, request)
-            except OSError as error:
-                errors[type(error).__name__] += 1
-                continue
-            latencies.append(time.perf_counter() - started)
-            statuses[status] += 1
+        with Session() as session:
+            while time.monotonic() < deadline:
+                with take:
+                    number = next(numbers, None)
+                if number is None:
+                    break
+                body = _contact_body(number, notes)
+                started = time.perf_counter()
+                try:
+                    status = session.request("POST", url, json=body, headers=headers).status_code
+                except TransportError as error:
+                    errors[error.kind] += 1
+                    continue
+                latencies.append(time.perf_counter() - started)
+                statuses[status] += 1
         with take:
             result.latencies.extend(latencies)
             result.statuses.update(statuses)
@@ -350,31 +356,6 @@ def _post_many(port: int, token: str, count: int, threads: int, max_seconds: flo
     result.seconds = time.perf_counter() - started
     result.client_cpu_seconds = _process_cpu_seconds() - cpu_before
     return result
-
-
-def _request_bytes(token: str, body: dict) -> bytes:
-    payload = json.dumps(body).encode()
-    head = (f"POST /api/v1/contacts HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\nConnection: close\r\n\r\n")
-    return head.encode() + payload
-
-
-def _exchange(port: int, request: bytes) -> int:
-    """Sends one request on a fresh connection and reads the answer to its end; its status.
-
-    A bare socket, like a load generator's, so that the client's own CPU takes
-    as little as it can from the two cores the server also runs on. Sync
-    workers close every connection, so there is no keep-alive to gain.
-    """
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
-        connection.sendall(request)
-        chunks = []
-        while chunk := connection.recv(65536):
-            chunks.append(chunk)
-    response = b"".join(chunks)
-    if not response.startswith(b"HTTP/1."):
-        raise OSError("not an HTTP response")
-    return int(response[9:12])
 
 
 def _contact_body(number: int, notes: bool = False) -> dict:

@@ -26,8 +26,9 @@ phases: the library's own single-event append rate, an ``eventsourcing``
 ``Application`` with the store's settings (``logbook.store.library_env``) saving
 one new ``Contact`` per ``save()`` in process, in 1 and in 4 writer processes.
 
-The load generator is this process: threads with ``requests`` sessions, on the
-same CPUs as gunicorn, the projector (and PostgreSQL); its CPU is printed.
+The load generator is this process: threads, each with a kept-alive connection
+(`bench.http_session`), on the same CPUs as gunicorn, the projector (and PostgreSQL);
+its CPU is printed.
 """
 
 from __future__ import annotations
@@ -62,10 +63,10 @@ BENCH = Path(__file__).resolve().parent
 sys.path[:] = [str(BENCH.parent)] + [entry for entry in sys.path if Path(entry or ".").resolve() != BENCH]
 
 import psycopg  # noqa: E402
-import requests  # noqa: E402
 from eventsourcing.application import Application  # noqa: E402
 
 from bench.demo_store import machine  # noqa: E402
+from bench.http_session import Session, TransportError  # noqa: E402
 from events import Account, Contact, Profile  # noqa: E402
 from events.vocabulary import Channel, Direction, Function, Nature, ProfileKind, Role  # noqa: E402
 from logbook import read_models  # noqa: E402
@@ -112,7 +113,7 @@ class BenchFailure(Exception):
 def main() -> None:
     options = _parse_options()
     signal.signal(signal.SIGTERM, _interrupt)  # so that every process started is stopped on the way out
-    line = machine("gunicorn", "psycopg", "requests") + _postgres_version()
+    line = machine("gunicorn", "psycopg") + _postgres_version()
     print(line, file=sys.stderr)
     stores = list(STORES) if options.store == "both" else [options.store]
     skipped: dict[str, str] = {}
@@ -166,7 +167,7 @@ def _measure_store(store: str, options: argparse.Namespace, tmp: Path, results: 
     except BenchFailure as error:
         print(f"  FAILED: {error}", file=sys.stderr)
         results.failures[f"{store}, HTTP"] = str(error)
-    except (requests.RequestException, psycopg.Error, OSError) as error:
+    except (TransportError, psycopg.Error, OSError) as error:
         print(traceback.format_exc(), file=sys.stderr)
         results.failures[f"{store}, HTTP"] = f"{type(error).__name__}: {error}"
     if not options.quick:
@@ -423,9 +424,10 @@ def _wait_until_healthy(server: subprocess.Popen[bytes], base_url: str, log_file
         if server.poll() is not None:
             raise BenchFailure(f"`logbook serve` exited with {server.returncode}: {_tail(log_file)}")
         try:
-            if requests.get(base_url + "/healthz", timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
+            with Session() as session:
+                if session.get(base_url + "/healthz", timeout=1).status_code == 200:
+                    return
+        except TransportError:
             pass  # not listening yet
         time.sleep(0.1)
     raise BenchFailure(f"`logbook serve` did not answer /healthz in 30 s: {_tail(log_file)}")
@@ -475,7 +477,7 @@ def _drop_schema(schema: str) -> None:
 def _populate(deployment: Deployment) -> None:
     """Teams, their workers (one an intern), team leads, profiles, and a first contact with every client."""
     base_url = deployment.servers[0].base_url
-    with requests.Session() as session:
+    with Session() as session:
         deployment.teams = [_add_team(session, base_url, deployment.admin_token, t) for t in range(TEAMS)]
         for team in deployment.teams:
             worker = team.workers[0]
@@ -489,7 +491,7 @@ def _populate(deployment: Deployment) -> None:
                 team.client_ids += [result["body"]["client_id"] for result in results]
 
 
-def _add_team(session: requests.Session, base_url: str, admin_token: str, t: int) -> Team:
+def _add_team(session: Session, base_url: str, admin_token: str, t: int) -> Team:
     team_id, api = f"team-{t}", base_url + "/api/v1"
     _call(session, "POST", f"{api}/teams", admin_token, {
         "team_id": team_id, "name": f"JAC {SITES[t % len(SITES)]}", "organisation": "caw-nwvl",
@@ -515,7 +517,7 @@ def _add_team(session: requests.Session, base_url: str, admin_token: str, t: int
     return Team(team_id, shared, workers, Person(f"lead-{t}", lead["token"]), refs)
 
 
-def _call(session: requests.Session, method: str, url: str, token: str, body: dict[str, Any]) -> Any:
+def _call(session: Session, method: str, url: str, token: str, body: dict[str, Any]) -> Any:
     response = session.request(method, url, json=body, headers=_bearer(token), timeout=TIMEOUT_SECONDS)
     if not response.ok:
         raise BenchFailure(f"{method} {url} answered {response.status_code}: {response.text[:500]}")
@@ -577,15 +579,15 @@ def _drive(deployment: Deployment, server: Server, phase: str, threads: int, sec
     def client(index: int) -> None:
         rng, team = random.Random(f"{phase}-{index}"), deployment.teams[index % len(deployment.teams)]
         samples, errors = [], Counter[str]()
-        with requests.Session() as session:
+        with Session() as session:
             while time.monotonic() < deadline:
                 with lock:
                     if next(budget, None) is None:
                         break
                 try:
                     samples.append(_request(session, server.base_url, phase, team, rng, options.batch))
-                except requests.RequestException as error:
-                    errors[type(error).__name__] += 1
+                except TransportError as error:
+                    errors[error.kind] += 1
         with lock:
             load.samples += samples
             load.transport_errors += errors
@@ -602,7 +604,7 @@ def _drive(deployment: Deployment, server: Server, phase: str, threads: int, sec
     return load
 
 
-def _request(session: requests.Session, base_url: str, phase: str, team: Team, rng: random.Random,
+def _request(session: Session, base_url: str, phase: str, team: Team, rng: random.Random,
              batch: int) -> Sample:
     api = base_url + "/api/v1"
     if phase == "bulk":
@@ -619,7 +621,7 @@ def _request(session: requests.Session, base_url: str, phase: str, team: Team, r
     return _timed(session, "crossings", "GET", f"{api}/crossings?team_id={team.team_id}", team.lead.token)
 
 
-def _timed(session: requests.Session, kind: str, method: str, url: str, token: str,
+def _timed(session: Session, kind: str, method: str, url: str, token: str,
            body: dict[str, Any] | None = None) -> Sample:
     started = time.monotonic()
     response = session.request(method, url, json=body, headers=_bearer(token), timeout=TIMEOUT_SECONDS)
@@ -953,7 +955,7 @@ def _report(line: str, options: argparse.Namespace, results: StoreResults, skipp
               for key, run in sorted(results.runs.items(), key=_in_store_order)}
     print(line)
     print(f"load generator: this process, {options.clients} client threads ({options.bulk_clients} for batches of "
-          f"{options.batch}) with requests sessions, on the same {CPUS} CPUs as gunicorn, the projector "
+          f"{options.batch}) on kept-alive connections, on the same {CPUS} CPUs as gunicorn, the projector "
           f"and PostgreSQL; each phase {options.seconds:g} s on each server in {options.turns} turn(s), at most "
           f"{options.max_requests:,} requests a turn" + ("; QUICK: a smoke run, not figures" if options.quick else ""))
     _report_library(results)
