@@ -10,6 +10,7 @@ the store's total order.
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import getpass
 import os
@@ -17,19 +18,28 @@ import threading
 import time
 from collections.abc import Sequence
 from contextlib import closing
-from typing import IO, Any
+from dataclasses import dataclass
+from typing import IO, Any, cast
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
 import psycopg
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from eventsourcing.application import Application
-from eventsourcing.persistence import ApplicationRecorder, StoredEvent, Subscription
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.domain import BaseAggregate
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    InterfaceError,
+    OperationalError,
+    Recording,
+    StoredEvent,
+    Subscription,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresSubscription
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteConnectionPool, SQLiteDatastore
-from eventsourcing.utils import Environment, EnvType, get_topic
-from psycopg.sql import SQL, Identifier
+from eventsourcing.utils import Environment, EnvType, get_topic, retry
+from psycopg.sql import SQL, Composable, Identifier
 
 from logbook.config import ConfigurationError, Settings, make_private_dir
 from projections.sql import check_connections_cheaply, retry_briefly
@@ -122,7 +132,6 @@ class BriefPostgresApplicationRecorder(PostgresApplicationRecorder):
     Its pool checks connections with `ping_if_spoken_to`.
     """
 
-    insert_events = retry_briefly(PostgresApplicationRecorder.insert_events)
     select_events = retry_briefly(PostgresApplicationRecorder.select_events)
     select_notifications = retry_briefly(PostgresApplicationRecorder.select_notifications)
     max_notification_id = retry_briefly(PostgresApplicationRecorder.max_notification_id)
@@ -130,9 +139,67 @@ class BriefPostgresApplicationRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events") -> None:
         super().__init__(datastore, events_table_name=events_table_name)
         check_connections_cheaply(datastore)
+        self._rendered: _InsertStatements | None = None
+
+    @retry((InterfaceError, OperationalError), max_attempts=2, wait=0.2)  # as `retry_briefly`
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        """The library's insert (the same statements, in one transaction), sent in one round trip.
+
+        The library sends BEGIN, its table lock, NOTIFY and the INSERT in a pipeline,
+        waits for their results, then sends COMMIT and waits again: a second round
+        trip, made while the table lock is held, and about 0.2 ms more of client CPU
+        (psycopg's pipeline machinery, and its statements composed again on every
+        call). Here COMMIT is queued behind the INSERT and the pipeline synced once,
+        so the lock is held for the server's work alone. A unique violation aborts
+        the rest of the pipeline (COMMIT included), raises `IntegrityError` as the
+        library's does, and the transaction is rolled back.
+        """
+        if self.datastore.enable_db_functions or not stored_events:
+            return cast(Sequence[int] | None, PostgresApplicationRecorder.insert_events.__wrapped__(  # type: ignore[attr-defined]
+                self, stored_events, **kwargs))
+        events = [
+            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
+            for e in stored_events
+        ]
+        with self.datastore.get_connection() as connection:
+            statements = self._statements(connection)
+            with connection.cursor() as cursor, connection.cursor() as inserting:
+                try:
+                    with connection.pipeline():
+                        cursor.execute(b"BEGIN")
+                        self._insert_events(cursor, stored_events, **kwargs)  # the library's hook; a no-op here
+                        for lock_statement in statements.lock_table:
+                            cursor.execute(lock_statement, prepare=True)
+                        cursor.execute(statements.notify)
+                        inserting.execute(statements.insert, (events,))
+                        cursor.execute(b"COMMIT")
+                except BaseException:
+                    with contextlib.suppress(psycopg.Error):  # a broken connection is dropped by the pool
+                        connection.rollback()
+                    raise
+                return self._fetch_ids_after_insert_events(inserting, stored_events, **kwargs)
+
+    def _statements(self, connection: psycopg.Connection[Any]) -> _InsertStatements:
+        if self._rendered is None:
+            self._rendered = _InsertStatements(
+                lock_table=tuple(cast(Composable, statement).as_bytes(connection)
+                                 for statement in self.lock_table_statements),
+                notify=SQL("NOTIFY {0}").format(Identifier(self.channel_name)).as_bytes(connection),
+                insert=self.insert_events_statement.as_bytes(connection),
+            )
+        return self._rendered
 
     def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> Subscription[ApplicationRecorder]:
         return PacedPostgresSubscription(self, gt=gt, topics=topics)
+
+
+@dataclass(frozen=True)
+class _InsertStatements:
+    """The insert's statements, composed once (schema and table names never change)."""
+
+    lock_table: tuple[bytes, ...]
+    notify: bytes
+    insert: bytes
 
 
 class PacedPostgresSubscription(PostgresSubscription):
@@ -313,6 +380,30 @@ class EventStore(Application[UUID]):
         except ConfigurationError:
             Application.close(self)  # not a subclass's close: its __init__ has not run yet
             raise
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """The library's `save` (eventsourcing 9.5), collecting aggregates' events without its protocol checks.
+
+        The library asks of each object whether it is an event and then whether it
+        collects events, with `isinstance` against runtime-checkable protocols: on
+        Python 3.11 an answer of no inspects every member of the protocol each time,
+        about 16 microseconds per aggregate saved. An aggregate of the library's base
+        class is collected as the library collects it, in the same order; anything
+        else (a log's entry, an event) goes through the library's own checks.
+        """
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+        for obj in objs:
+            if isinstance(obj, BaseAggregate):
+                processing_event.events.extend(obj.collect_events())
+                processing_event.aggregates[obj.id] = obj
+            else:
+                processing_event.collect_events(obj)
+        processing_event.saved_kwargs.update(kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        self.notify(processing_event.events)  # deprecated in the library, called as it calls it
+        return recordings
 
     def _check_created(self, settings: Settings) -> None:
         """Raises `ConfigurationError` if the PostgreSQL tables have not been created by `logbook init`."""
