@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
-from flask import Flask, current_app, g, request
+from flask import Flask, Request, current_app, g, request
 
 from api.errors import ApiError
 from api.extension import logbook
@@ -63,32 +63,38 @@ def actor() -> Account:
 
 
 def _guard() -> None:
-    view = current_app.view_functions.get(request.endpoint or "")
-    _check_size(getattr(view, "logbook_max_body_bytes", MAX_BODY_BYTES))
-    if view is None or request.blueprint in PUBLIC_BLUEPRINTS or getattr(view, "logbook_public", False):
+    # The request itself, not flask's proxy to it: every attribute read through the proxy costs a look-up.
+    req: Request = request._get_current_object()  # type: ignore[attr-defined]
+    view = current_app.view_functions.get(req.endpoint or "")
+    _check_size(req, getattr(view, "logbook_max_body_bytes", MAX_BODY_BYTES))
+    if view is None or req.blueprint in PUBLIC_BLUEPRINTS or getattr(view, "logbook_public", False):
         return
-    g.actor = _authenticated()
+    g.actor = actor = _authenticated(req)
     action = getattr(view, "logbook_action", None)
     if action is not None:
-        access.require(g.actor, action)
-    if request.method in BODY_METHODS:
-        _check_json_object()
+        access.require(actor, action)
+    if req.method in BODY_METHODS:
+        _check_json_object(req)
 
 
-def _check_size(limit: int) -> None:
+def _check_size(req: Request, limit: int) -> None:
     """Refuses a body over the view's limit, by its declared length or, when chunked, by reading it."""
-    too_large = ApiError(413, "payload_too_large", f"The body exceeds {limit} bytes.")
-    request.max_content_length = limit + 1  # werkzeug reads no more: a chunked body stops one byte past ours
-    if request.content_length is not None:
-        if request.content_length > limit:
-            raise too_large
+    req.max_content_length = limit + 1  # werkzeug reads no more: a chunked body stops one byte past ours
+    length = req.content_length
+    if length is not None:
+        if length > limit:
+            raise _too_large(limit)
         return
-    if request.method in BODY_METHODS and len(request.get_data(cache=True)) > limit:
-        raise too_large
+    if req.method in BODY_METHODS and len(req.get_data(cache=True)) > limit:
+        raise _too_large(limit)
 
 
-def _authenticated() -> Account:
-    scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, "payload_too_large", f"The body exceeds {limit} bytes.")
+
+
+def _authenticated(req: Request) -> Account:
+    scheme, _, token = (req.headers.get("Authorization") or "").partition(" ")
     account = logbook().authenticate(token.strip()) if scheme.lower() == "bearer" and token else None
     if account is None:
         _refuse_unauthenticated()
@@ -110,11 +116,11 @@ def _refuse_unauthenticated() -> NoReturn:
     )
 
 
-def _check_json_object() -> None:
-    if not request.is_json:
+def _check_json_object(req: Request) -> None:
+    if not req.is_json:
         raise ApiError(415, "unsupported_media_type", "The body must be JSON (Content-Type: application/json).")
     try:
-        body = json.loads(request.get_data(cache=True))
+        body = json.loads(req.get_data(cache=True))
     except (ValueError, RecursionError):
         body = None
     if not isinstance(body, dict):

