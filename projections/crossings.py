@@ -124,6 +124,8 @@ class ClientFile:
     by_time: list[tuple[datetime, UUID]] = field(default_factory=list)
     threads: dict[str, list[tuple[datetime, UUID]]] = field(default_factory=dict)
     chains: dict[str, list[tuple[datetime, UUID]]] = field(default_factory=dict)
+    window_anchors: list[tuple[datetime, UUID]] = field(default_factory=list)
+    """The live contacts that open a time window (`WINDOW_RULES`), by time: a few of all of them."""
     plans: list[datetime] = field(default_factory=list)
     crossings: dict[UUID, Crossing] = field(default_factory=dict)
     crossings_of_contact: dict[UUID, set[UUID]] = field(default_factory=dict)
@@ -133,13 +135,31 @@ class ClientFile:
         for contact_id in crossing.contact_ids:
             self.crossings_of_contact.setdefault(contact_id, set()).add(crossing.crossing_id)
 
+    def rest_on(self, crossing: Crossing, contact_ids: tuple[UUID, ...]) -> None:
+        """Makes ``contact_ids`` the evidence of a crossing of this file.
+
+        A contact it no longer rests on forgets it: judging that contact's conversation
+        again would otherwise take the crossing for one of its own, and resolve it.
+        """
+        for contact_id in set(crossing.contact_ids).difference(contact_ids):
+            self.crossings_of_contact[contact_id].discard(crossing.crossing_id)
+        crossing.contact_ids = contact_ids
+        self.add_crossing(crossing)
+
     def live(self, fact: Fact) -> None:
-        insort(self.by_time, fact.key)
-        insort(self._conversation_list(fact), fact.key)
+        for keys in self._lists_of(fact):
+            insort(keys, fact.key)
 
     def unlive(self, fact: Fact) -> None:
-        for keys in (self.by_time, self._conversation_list(fact)):
+        for keys in self._lists_of(fact):
             del keys[bisect_left(keys, fact.key)]
+
+    def _lists_of(self, fact: Fact) -> list[list[tuple[datetime, UUID]]]:
+        """The sorted lists that hold a live contact."""
+        lists = [self.by_time, self._conversation_list(fact)]
+        if fact.nature in WINDOW_RULES:
+            lists.append(self.window_anchors)
+        return lists
 
     def _conversation_list(self, fact: Fact) -> list[tuple[datetime, UUID]]:
         if fact.thread is not None:
@@ -148,9 +168,16 @@ class ClientFile:
 
     def between(self, start: datetime, end: datetime) -> Iterable[Fact]:
         """Live contacts with ``start <= occurred_at <= end``, in time order."""
-        low = bisect_left(self.by_time, (start,))
-        high = bisect_right(self.by_time, (end, LAST_ID))
-        return (self.contacts[contact_id] for _, contact_id in self.by_time[low:high])
+        return self._facts_between(self.by_time, start, end)
+
+    def anchors_between(self, start: datetime, end: datetime) -> Iterable[Fact]:
+        """Live contacts that open a time window, with ``start <= occurred_at <= end``, in time order."""
+        return self._facts_between(self.window_anchors, start, end)
+
+    def _facts_between(self, keys: list[tuple[datetime, UUID]], start: datetime, end: datetime) -> Iterable[Fact]:
+        low = bisect_left(keys, (start,))
+        high = bisect_right(keys, (end, LAST_ID))
+        return (self.contacts[contact_id] for _, contact_id in keys[low:high])
 
 
 class OnePolicy(PolicyHistory):
@@ -241,7 +268,7 @@ class Judge:
 
     def plan_follow_up(self, file: ClientFile, planned_at: datetime) -> None:
         insort(file.plans, planned_at)
-        for anchor in list(file.between(planned_at - self.window, planned_at)):
+        for anchor in list(file.anchors_between(planned_at - self.window, planned_at)):
             if anchor.nature == WORRYING_POST:
                 self.judge_anchor(file, anchor)
 
@@ -368,12 +395,18 @@ class Judge:
         }
 
     def _judge_windows_around(self, file: ClientFile, old: Fact | None, new: Fact) -> None:
+        """Judges the changed contact's own window, and the earlier windows it answered before or may answer now.
+
+        Only those: judging again a window that the change cannot answer finds what
+        was found (every deadline up to now has been judged), and a client with many
+        contacts within a window would pay for all of its windows at every contact.
+        """
         anchors = {new.contact_id: new}
         for fact in (old, new):
             if fact is None:
                 continue
-            for anchor in file.between(fact.occurred_at - self.window, fact.occurred_at):
-                if anchor.nature in WINDOW_RULES:
+            for anchor in file.anchors_between(fact.occurred_at - self.window, fact.occurred_at):
+                if _may_answer(fact, anchor):
                     anchors[anchor.contact_id] = anchor
         for anchor in anchors.values():
             self.judge_anchor(file, anchor)
@@ -409,16 +442,14 @@ class Judge:
 
     def _window_finding(self, file: ClientFile, anchor: Fact, terms: PolicyTerms) -> Finding | None:
         if anchor.nature not in WINDOW_RULES:
+            self._refer(anchor, None)  # no longer a help question (corrected): no hours to a referral
             return None
         rule, parameter = WINDOW_RULES[anchor.nature]
         settings = terms.settings(rule, file.organisation)
         deadline = anchor.occurred_at + timedelta(hours=terms.hours(rule, file.organisation, parameter))
         answered = self._answer(file, anchor, deadline)
-        if rule is Rule.HELP_QUESTION_NOT_REFERRED:
-            referred_hours = None if answered is None else (answered - anchor.occurred_at).total_seconds() / 3600
-            if anchor.referred_hours != referred_hours:
-                anchor.referred_hours = referred_hours
-                self.changed_facts[anchor.contact_id] = anchor
+        hours = None if answered is None else (answered - anchor.occurred_at).total_seconds() / 3600
+        self._refer(anchor, hours if rule is Rule.HELP_QUESTION_NOT_REFERRED else None)
         if answered is not None or not settings.enabled:
             return None
         if self.now < deadline:
@@ -428,12 +459,16 @@ class Judge:
             return None
         return Finding(rule, settings.severity, terms.version, [anchor])
 
+    def _refer(self, fact: Fact, hours: float | None) -> None:
+        """Sets the hours from a help question to its referral (None for any other contact, or none in time)."""
+        if fact.referred_hours != hours:
+            fact.referred_hours = hours
+            self.changed_facts[fact.contact_id] = fact
+
     def _answer(self, file: ClientFile, anchor: Fact, deadline: datetime) -> datetime | None:
         """When the window of ``anchor`` was answered: a referral, or for a worrying post any contact or plan."""
         for fact in file.between(anchor.occurred_at, deadline):
-            if fact.contact_id == anchor.contact_id:
-                continue
-            if anchor.nature == WORRYING_POST or fact.nature in REFERRAL_NATURES:
+            if fact.contact_id != anchor.contact_id and _may_answer(fact, anchor):
                 return fact.occurred_at
         if anchor.nature == WORRYING_POST:
             index = bisect_left(file.plans, anchor.occurred_at)
@@ -470,11 +505,16 @@ class Judge:
             crossing.found = True
             crossing.severity = finding.severity.value
             crossing.policy_version = finding.policy_version
-            crossing.contact_ids = contact_ids
             crossing.started_at = first.occurred_at
             crossing.ended_at = finding.evidence[-1].occurred_at
-            file.add_crossing(crossing)
+            file.rest_on(crossing, contact_ids)
         self.changed_crossings[crossing_id] = crossing
+
+
+def _may_answer(fact: Fact, anchor: Fact) -> bool:
+    """Whether ``fact`` answers the window of ``anchor`` when it falls in it: a referral answers a help
+    question, any contact a worrying post."""
+    return anchor.nature == WORRYING_POST or fact.nature in REFERRAL_NATURES
 
 
 @lru_cache(maxsize=1 << 16)
