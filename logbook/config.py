@@ -22,6 +22,7 @@ RESEARCH_TIME_UNITS = ("minute", "hour", "day")
 MIN_SECRET_KEY_LENGTH = 32
 MASTER_KEY_BYTES = 32
 MAX_GROUP_COMMIT_WAIT_MS = 50
+MAX_PROJECTOR_BACKLOG_MS = 5000
 """A request waits this long at most for others to share its transaction: the wait must stay short."""
 SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
@@ -54,6 +55,8 @@ class Settings:
     """On PostgreSQL, the connections each process keeps open, and as many more when busy."""
     group_commit_wait_ms: float = 2.0
     """How long a busy process waits for more single contacts to write in one transaction."""
+    projector_backlog_ms: float = 500.0
+    """How long a following projector with a backlog applies pages before it writes them (0: every page)."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -65,7 +68,8 @@ class Settings:
             database_url=env.get("DATABASE_URL") or None,
             database_schema=_database_schema(env.get("LOGBOOK_DATABASE_SCHEMA") or "public"),
             postgres_pool_size=int(env.get("LOGBOOK_POSTGRES_POOL_SIZE") or 2),
-            group_commit_wait_ms=_group_commit_wait_ms(env.get("LOGBOOK_GROUP_COMMIT_WAIT_MS") or "2"),
+            group_commit_wait_ms=_milliseconds(env, "LOGBOOK_GROUP_COMMIT_WAIT_MS", 2, MAX_GROUP_COMMIT_WAIT_MS),
+            projector_backlog_ms=_milliseconds(env, "LOGBOOK_PROJECTOR_BACKLOG_MS", 500, MAX_PROJECTOR_BACKLOG_MS),
             secret_key=_secret_key(env.get("LOGBOOK_SECRET_KEY"), data_dir),
             sqlite_lock_timeout_seconds=int(env.get("LOGBOOK_SQLITE_LOCK_TIMEOUT") or 30),
             dormant_after_days=int(env.get("LOGBOOK_DORMANT_AFTER_DAYS") or 60),
@@ -154,16 +158,14 @@ def _database_schema(value: str) -> str:
     return value
 
 
-def _group_commit_wait_ms(value: str) -> float:
+def _milliseconds(env: Mapping[str, str], name: str, default: float, maximum: float) -> float:
     try:
-        wait = float(value)
+        value = float(env.get(name) or default)
     except ValueError:
-        wait = -1.0
-    if not 0 <= wait <= MAX_GROUP_COMMIT_WAIT_MS:
-        raise ConfigurationError(
-            f"LOGBOOK_GROUP_COMMIT_WAIT_MS must be a number of milliseconds from 0 to {MAX_GROUP_COMMIT_WAIT_MS}."
-        )
-    return wait
+        value = -1.0
+    if not 0 <= value <= maximum:
+        raise ConfigurationError(f"{name} must be a number of milliseconds from 0 to {maximum}.")
+    return value
 
 
 def _flag(value: str | None) -> bool:

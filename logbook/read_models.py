@@ -100,7 +100,8 @@ def projector(
     store = EventStore(settings)
     projections = [PROJECTIONS[name][1](open_view(settings, name)) for name in names or PROJECTIONS]
     feed = follow_feed(store.recorder) if follow else PollingFeed(store.recorder)
-    return Projector(feed, store.mapper, projections, clock, on_close=store.close)
+    return Projector(feed, store.mapper, projections, clock, on_close=store.close,
+                     backlog_write_seconds=settings.projector_backlog_ms / 1000)
 
 
 def run(

@@ -31,6 +31,11 @@ CATCH_UP_BATCH = 100_000
 have random keys (ids), so each write dirties pages all over them whatever its size: on a
 rebuild of a million events, fewer and larger transactions write (and commit) far fewer
 pages, for about 100 MB more memory than batches of 20,000."""
+BACKLOG_WRITE_SECONDS = 0.5
+"""By default, how long a following projector that has a backlog (its pages come full) applies pages
+before it writes them (`LOGBOOK_PROJECTOR_BACKLOG_MS`). A transaction costs about as much for one page
+as for several (the views' indexes are keyed by random ids), so a backlog is worked off in fewer, larger
+ones: a third faster under sustained batch logging. Without a backlog, each page is written at once."""
 TICK_EVERY = timedelta(seconds=15)
 """How often time-based rules are judged again while no event arrives (the policy asks for 60 s at most)."""
 SETTLE = timedelta(seconds=5)
@@ -217,8 +222,10 @@ class Projector:
         clock: Callable[[], datetime],
         on_close: Callable[[], None] = lambda: None,
         admit: Callable[[Notification, Any], bool] | None = None,
+        backlog_write_seconds: float = BACKLOG_WRITE_SECONDS,
     ) -> None:
         self.feed = feed
+        self.backlog_write_seconds = backlog_write_seconds
         self.admit = admit
         """Which events reach the projections (every one without it): a replay's, those recorded by its moment."""
         self._on_close = on_close
@@ -283,13 +290,26 @@ class Projector:
             projection.flush()
 
     def run(self, stop: threading.Event) -> None:
-        """Follows the log until ``stop`` is set, judging time again every `TICK_EVERY`."""
+        """Follows the log until ``stop`` is set, judging time again every `TICK_EVERY`.
+
+        A page that is not full is written at once; full pages, a backlog, are written
+        together every `backlog_write_seconds`.
+        """
         next_tick = 0.0
+        applied, unwritten_since = self.position(), None
         while not stop.is_set():
-            page = self.feed.page_after(self.position())
+            page = self.feed.page_after(applied)
             if page:
-                self.apply_page(page)
+                self.apply_page(page, write=False)
+                applied, now = page[-1].id, time.monotonic()
+                unwritten_since = now if unwritten_since is None else unwritten_since
+                if len(page) < self.feed.page_size or now - unwritten_since >= self.backlog_write_seconds:
+                    self.write(applied)
+                    unwritten_since = None
                 continue
+            if unwritten_since is not None:  # the backlog ended on a full page
+                self.write(applied)
+                unwritten_since = None
             # Time is judged only once every event recorded before it was applied, as a rebuild judges it.
             # Whether it was may cost a query: it is asked only when time is due to be judged.
             if time.monotonic() >= next_tick and self.feed.caught_up(self.position()):

@@ -44,6 +44,19 @@ def test_a_group_commit_wait_that_is_not_a_short_wait_is_refused(tmp_path, value
         Settings.from_environ({"LOGBOOK_DATA_DIR": str(tmp_path), "LOGBOOK_GROUP_COMMIT_WAIT_MS": value})
 
 
+@pytest.mark.parametrize(("value", "backlog_ms"), [(None, 500.0), ("0", 0.0), ("2000", 2000.0)])
+def test_how_long_a_projector_works_off_a_backlog_before_writing_is_a_setting(tmp_path, value, backlog_ms):
+    environ = {"LOGBOOK_DATA_DIR": str(tmp_path)} | ({"LOGBOOK_PROJECTOR_BACKLOG_MS": value} if value else {})
+
+    assert Settings.from_environ(environ).projector_backlog_ms == backlog_ms
+
+
+@pytest.mark.parametrize("value", ["-1", "5001", "later"])
+def test_a_projector_backlog_time_out_of_range_is_refused(tmp_path, value):
+    with pytest.raises(ConfigurationError, match="LOGBOOK_PROJECTOR_BACKLOG_MS"):
+        Settings.from_environ({"LOGBOOK_DATA_DIR": str(tmp_path), "LOGBOOK_PROJECTOR_BACKLOG_MS": value})
+
+
 def test_a_short_secret_key_is_refused(tmp_path):
     with pytest.raises(ConfigurationError):
         Settings.from_environ({"LOGBOOK_DATA_DIR": str(tmp_path), "LOGBOOK_SECRET_KEY": "short"})

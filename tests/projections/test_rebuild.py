@@ -101,6 +101,7 @@ def test_a_rebuild_from_zero_gives_exactly_the_rows_of_the_live_projector(tmp_pa
 def test_a_projector_killed_at_random_moments_ends_with_the_rows_of_a_clean_rebuild(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env |= {"LOGBOOK_DATA_DIR": str(tmp_path), "LOGBOOK_SECRET_KEY": "k" * 40, **store_environ(tmp_path)}
+    env["LOGBOOK_PROJECTOR_BACKLOG_MS"] = "0"  # a write every page, a kill in the middle of the next
     settings = Settings.from_environ(env)
     app = Logbook(settings)
     load_demo(app, seed=11, contact_count=3000, echo=lambda message: None)

@@ -1,4 +1,5 @@
-"""A following projector gathers pushed events into pages, and asks the store for its head only to judge time.
+"""A following projector gathers pushed events into pages, writes a backlog in fewer transactions, and asks the store
+for its head only to judge time.
 
 The subscription here is a stand-in that delivers what the test hands it, when
 the test hands it: the store's own is exercised by the PostgreSQL tests and the
@@ -124,10 +125,11 @@ def test_a_failed_subscription_ends_the_feed_after_what_it_delivered(recorder, f
 class PagesFeed:
     """A feed of given pages, then nothing; it counts how often it is asked whether it has caught up."""
 
-    def __init__(self, pages: list[list[Notification]], stop: threading.Event, waits: int) -> None:
+    def __init__(self, pages: list[list[Notification]], stop: threading.Event, waits: int, page_size: int = 10) -> None:
         self.pages = pages
         self.stop = stop
         self.waits = waits
+        self.page_size = page_size
         self.asked_caught_up = 0
 
     def page_after(self, position: int) -> Sequence[Notification]:
@@ -184,3 +186,30 @@ def test_the_projector_asks_whether_it_has_caught_up_only_when_time_is_due_to_be
 
     assert counting.events == 3
     assert (feed.asked_caught_up, counting.ticks) == (1, 1)  # once, after the pages: the next tick is 15 s away
+
+
+def written_positions(pages: list[list[int]], page_size: int, backlog_write_seconds: float = 60.0) -> list[int]:
+    """The positions a following projector writes, given its feed's pages (of that size) and then none."""
+    stop = threading.Event()
+    feed = PagesFeed([[notification(position) for position in page] for page in pages], stop, waits=1,
+                     page_size=page_size)
+    projector = Projector(feed, Decoding(), [Counting()], lambda: datetime.now(timezone.utc),
+                          backlog_write_seconds=backlog_write_seconds)
+    written: list[int] = []
+    write = projector.write
+    projector.write = lambda last: (written.append(last), write(last))[1]  # type: ignore[method-assign]
+    projector.run(stop)
+    return written
+
+
+def test_pages_that_are_not_full_are_written_one_by_one():
+    assert written_positions([[1], [2, 3], [4]], page_size=3) == [1, 3, 4]
+
+
+def test_a_backlog_of_full_pages_is_written_once_it_is_worked_off():
+    assert written_positions([[1, 2], [3, 4], [5]], page_size=2) == [5]
+    assert written_positions([[1, 2], [3, 4]], page_size=2) == [4]  # ended on a full page
+
+
+def test_a_long_backlog_is_written_every_while():
+    assert written_positions([[1, 2], [3, 4], [5]], page_size=2, backlog_write_seconds=0.0) == [2, 4, 5]
