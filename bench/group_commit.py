@@ -43,11 +43,11 @@ sys.path[:] = [str(BENCH.parent)] + [entry for entry in sys.path if Path(entry o
 from bench.ingest import (  # noqa: E402
     HttpResult,
     LibraryRound,
-    _count_events,
-    _cpu_seconds_of_children,
     _gunicorn,
+    _in_turns,
     _library_rate,
     _machine,
+    _measured_post_many,
     _per,
     _percentile,
     _post_many,
@@ -83,12 +83,8 @@ class Server:
     master_pid: int
 
     def measure(self, count: int, max_seconds: float) -> HttpResult:
-        events_before = _count_events(self.data_dir)
-        cpu_before = _cpu_seconds_of_children(self.master_pid)
-        result = _post_many(self.port, self.token, count, CLIENTS, max_seconds, notes=False)
-        result.server_cpu_seconds = _cpu_seconds_of_children(self.master_pid) - cpu_before
-        result.events_stored = _count_events(self.data_dir) - events_before
-        return result
+        return _measured_post_many(self.data_dir, self.master_pid, self.port, self.token, count, CLIENTS,
+                                   max_seconds, notes=False)
 
 
 def main() -> None:
@@ -123,15 +119,11 @@ def _library_rounds(options: argparse.Namespace) -> list[LibraryRound]:
 
 
 def _http_ingest(options: argparse.Namespace, master_key: str) -> dict[str, HttpResult]:
-    turns: dict[str, list[HttpResult]] = {setup.name: [] for setup in SETUPS}
     per_turn, seconds_per_turn = math.ceil(options.contacts / options.turns), options.max_seconds / options.turns
     with ExitStack() as stack:
         servers = [stack.enter_context(_server(options, setup, master_key)) for setup in SETUPS]
-        for turn in range(options.turns):
-            for server in servers if turn % 2 == 0 else servers[::-1]:
-                turns[server.setup.name].append(server.measure(per_turn, seconds_per_turn))
-            print(f"turn {turn + 1}: " + ", ".join(f"{name} {results[-1].rate:,.0f}/s"
-                                                   for name, results in turns.items()), file=sys.stderr)
+        turns = _in_turns(servers, lambda server: server.setup.name,
+                          lambda server: server.measure(per_turn, seconds_per_turn), options.turns)
     return {name: HttpResult.merged(results) for name, results in turns.items()}
 
 

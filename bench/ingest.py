@@ -43,12 +43,13 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from importlib.metadata import version
 from pathlib import Path
+from typing import TypeVar
 from uuid import UUID, uuid4
 
 # Run as a script, this file's folder comes first on the path, where bench/projections.py would shadow the
@@ -71,6 +72,7 @@ TEAM_ID, ACCOUNT_ID, PROFILE_ID = "jac-oostende", "lotte", "jac-oostende-messeng
 CLIENT_REFS = [f"client-{n}" for n in range(8)]
 TARGET_RATIO, TARGET_P99_MS, TARGET_NOTES_COST = 0.35, 50.0, 0.15
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+T = TypeVar("T")
 NOTES = (
     "Vroeg of hij na school mag langskomen; thuis is het weer gespannen sinds de ruzie met zijn stiefvader. "
     "Uitgenodigd op het JAC donderdag, hij twijfelt nog. Volgende week opnieuw polsen.",
@@ -252,26 +254,40 @@ class Server:
     log_trouble: list[str] = field(default_factory=list)
     in_clear: list[str] = field(default_factory=list)
 
-    def measure(self, count: int, threads: int, max_seconds: float) -> HttpResult:
-        events_before = _count_events(self.data_dir)
-        server_cpu_before = _cpu_seconds_of_children(self.master.pid)
-        result = _post_many(self.port, self.token, count, threads, max_seconds, self.variant.notes)
-        result.server_cpu_seconds = _cpu_seconds_of_children(self.master.pid) - server_cpu_before
-        result.events_stored = _count_events(self.data_dir) - events_before
-        return result
+def _measured_post_many(data_dir: Path, master_pid: int, port: int, token: str, count: int, threads: int,
+                        max_seconds: float, notes: bool) -> HttpResult:
+    """`_post_many`, with the server's CPU it took and the events it stored."""
+    events_before = _count_events(data_dir)
+    server_cpu_before = _cpu_seconds_of_children(master_pid)
+    result = _post_many(port, token, count, threads, max_seconds, notes)
+    result.server_cpu_seconds = _cpu_seconds_of_children(master_pid) - server_cpu_before
+    result.events_stored = _count_events(data_dir) - events_before
+    return result
+
+
+def _in_turns(servers: Sequence[T], name: Callable[[T], str], measure: Callable[[T], HttpResult],
+              turns: int) -> dict[str, list[HttpResult]]:
+    """Each server's measures: they take turns, forwards then backwards, so that no spell of the machine favours one."""
+    results: dict[str, list[HttpResult]] = {name(server): [] for server in servers}
+    for turn in range(turns):
+        for server in servers if turn % 2 == 0 else servers[::-1]:
+            results[name(server)].append(measure(server))
+        print(f"HTTP turn {turn + 1}: " + ", ".join(f"{key} {measures[-1].rate:,.0f}/s"
+                                                     for key, measures in results.items()), file=sys.stderr)
+    return results
 
 
 def _http_ingest(options: argparse.Namespace, master_key: str) -> dict[str, HttpResult]:
-    """Each variant's result: the servers run side by side and take turns, so that no spell of the machine favours one."""
-    turns: dict[str, list[HttpResult]] = {variant.name: [] for variant in VARIANTS}
+    """Each variant's result: the servers run side by side and take turns."""
     per_turn, seconds_per_turn = math.ceil(options.contacts / options.turns), options.max_seconds / options.turns
+
+    def measure(server: Server) -> HttpResult:
+        return _measured_post_many(server.data_dir, server.master.pid, server.port, server.token, per_turn,
+                                   options.threads, seconds_per_turn, server.variant.notes)
+
     with ExitStack() as stack:
         servers = [stack.enter_context(_server(options, variant, master_key)) for variant in VARIANTS]
-        for turn in range(options.turns):
-            for server in servers if turn % 2 == 0 else servers[::-1]:
-                turns[server.variant.name].append(server.measure(per_turn, options.threads, seconds_per_turn))
-            print(f"HTTP turn {turn + 1}: " + ", ".join(f"{name} {results[-1].rate:,.0f}/s"
-                                                         for name, results in turns.items()), file=sys.stderr)
+        turns = _in_turns(servers, lambda server: server.variant.name, measure, options.turns)
     results = {}
     for server in servers:
         results[server.variant.name] = HttpResult.merged(turns[server.variant.name])
