@@ -31,30 +31,31 @@ def test_the_data_directory_defaults_to_var(monkeypatch):
     assert Settings.from_environ({}).data_dir == Path("./var")
 
 
-@pytest.mark.parametrize(("value", "wait_ms"), [(None, 2.0), ("0", 0.0), ("5.5", 5.5)])
-def test_the_group_commit_wait_is_a_setting_of_a_few_milliseconds(tmp_path, value, wait_ms):
-    environ = {"LOGBOOK_DATA_DIR": str(tmp_path)} | ({"LOGBOOK_GROUP_COMMIT_WAIT_MS": value} if value else {})
-
-    assert Settings.from_environ(environ).group_commit_wait_ms == wait_ms
-
-
-@pytest.mark.parametrize("value", ["-1", "51", "soon"])
-def test_a_group_commit_wait_that_is_not_a_short_wait_is_refused(tmp_path, value):
-    with pytest.raises(ConfigurationError, match="LOGBOOK_GROUP_COMMIT_WAIT_MS"):
-        Settings.from_environ({"LOGBOOK_DATA_DIR": str(tmp_path), "LOGBOOK_GROUP_COMMIT_WAIT_MS": value})
+MILLISECOND_SETTINGS = {
+    "LOGBOOK_GROUP_COMMIT_WAIT_MS": ("group_commit_wait_ms", [(None, 2.0), ("0", 0.0), ("5.5", 5.5)],
+                                     ["-1", "51", "soon"]),
+    "LOGBOOK_PROJECTOR_BACKLOG_MS": ("projector_backlog_ms", [(None, 500.0), ("0", 0.0), ("2000", 2000.0)],
+                                     ["-1", "5001", "later"]),
+}
+"""Per variable: the setting it gives, values with what they give (None: unset), and values refused."""
 
 
-@pytest.mark.parametrize(("value", "backlog_ms"), [(None, 500.0), ("0", 0.0), ("2000", 2000.0)])
-def test_how_long_a_projector_works_off_a_backlog_before_writing_is_a_setting(tmp_path, value, backlog_ms):
-    environ = {"LOGBOOK_DATA_DIR": str(tmp_path)} | ({"LOGBOOK_PROJECTOR_BACKLOG_MS": value} if value else {})
+@pytest.mark.parametrize(("variable", "value", "milliseconds"), [
+    (variable, value, milliseconds)
+    for variable, (_, accepted, _) in MILLISECOND_SETTINGS.items() for value, milliseconds in accepted
+])
+def test_a_wait_in_milliseconds_is_a_setting_with_its_default(tmp_path, variable, value, milliseconds):
+    environ = {"LOGBOOK_DATA_DIR": str(tmp_path)} | ({variable: value} if value else {})
 
-    assert Settings.from_environ(environ).projector_backlog_ms == backlog_ms
+    assert getattr(Settings.from_environ(environ), MILLISECOND_SETTINGS[variable][0]) == milliseconds
 
 
-@pytest.mark.parametrize("value", ["-1", "5001", "later"])
-def test_a_projector_backlog_time_out_of_range_is_refused(tmp_path, value):
-    with pytest.raises(ConfigurationError, match="LOGBOOK_PROJECTOR_BACKLOG_MS"):
-        Settings.from_environ({"LOGBOOK_DATA_DIR": str(tmp_path), "LOGBOOK_PROJECTOR_BACKLOG_MS": value})
+@pytest.mark.parametrize(("variable", "value"), [
+    (variable, value) for variable, (_, _, refused) in MILLISECOND_SETTINGS.items() for value in refused
+])
+def test_a_wait_out_of_its_range_is_refused_naming_its_variable(tmp_path, variable, value):
+    with pytest.raises(ConfigurationError, match=variable):
+        Settings.from_environ({"LOGBOOK_DATA_DIR": str(tmp_path), variable: value})
 
 
 def test_a_short_secret_key_is_refused(tmp_path):
