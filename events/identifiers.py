@@ -9,6 +9,7 @@ stored aggregate.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from uuid import UUID, uuid5
 
 from events.errors import InvalidInputError
@@ -32,6 +33,11 @@ def check_slug(value: str, field: str) -> None:
         )
 
 
+@lru_cache(maxsize=4096)
 def slug_uuid(kind: str, slug: str) -> UUID:
-    """The aggregate id of the ``kind`` (team, account, profile) named ``slug``."""
+    """The aggregate id of the ``kind`` (team, account, profile) named ``slug``.
+
+    Remembered: every request derives its account's, profile's and team's ids, and the
+    mapping never changes; the cache is bounded, since slugs come from requests.
+    """
     return uuid5(_NAMESPACE, f"{kind}:{slug}")

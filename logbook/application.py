@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import random
 import threading
 import time
@@ -151,7 +150,7 @@ class Logbook(EventStore):
         return [self.team(entry.team_id) for entry in self._teams_log.get()]
 
     def team(self, team_id: str) -> Team:
-        return self._directory_entry(Team, _aggregate_id(Team, team_id), "team_id", team_id)
+        return self._directory_entry(Team, Team.id_for(team_id), "team_id", team_id)
 
     def add_account(
         self,
@@ -245,7 +244,7 @@ class Logbook(EventStore):
             issued = self._directory_entry(AccessToken, token_id(token), "token", "")
         except UnknownReferenceError:
             return None
-        account = self._account_cache.latest(_aggregate_id(Account, issued.account_id))
+        account = self._account_cache.latest(Account.id_for(issued.account_id))
         if account is not None and issued.id not in account.tokens:
             account = self._account_cache.latest(account.id, fresh=True)  # issued by another process
         live = account is not None and account.authenticates(
@@ -303,7 +302,7 @@ class Logbook(EventStore):
         return _retrying(attempt)
 
     def profile(self, profile_id: str) -> Profile:
-        return self._directory_entry(Profile, _aggregate_id(Profile, profile_id), "profile_id", profile_id)
+        return self._directory_entry(Profile, Profile.id_for(profile_id), "profile_id", profile_id)
 
     def usable_profiles(self, actor: Account) -> list[Profile]:
         """The profiles the actor may log contacts through, in the order they were registered."""
@@ -746,16 +745,6 @@ class _ContactBatch:
         self.aggregates.append(contact)
         if client is not None:
             self.aggregates.append(client)
-
-
-@functools.lru_cache(maxsize=4096)
-def _aggregate_id(kind: type[Account | Team | Profile], slug: str) -> UUID:
-    """``kind.id_for(slug)``, remembered: every request derives its account's, profile's and team's ids.
-
-    The mapping never changes (`events.identifiers.slug_uuid`), so a remembered id is never stale;
-    the cache is bounded, since slugs come from requests.
-    """
-    return kind.id_for(slug)
 
 
 def _listing(log: EventSourcedLog[L], now: datetime, **entry: Any) -> L:

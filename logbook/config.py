@@ -22,8 +22,9 @@ RESEARCH_TIME_UNITS = ("minute", "hour", "day")
 MIN_SECRET_KEY_LENGTH = 32
 MASTER_KEY_BYTES = 32
 MAX_GROUP_COMMIT_WAIT_MS = 50
-MAX_PROJECTOR_BACKLOG_MS = 5000
 """A request waits this long at most for others to share its transaction: the wait must stay short."""
+MAX_PROJECTOR_BACKLOG_MS = 5000
+"""A projector with a backlog writes at least this often: what it applied shows in the read models."""
 SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 

@@ -68,7 +68,7 @@ class KeyStore:
 
     def key_for_sealing(self, client_id: UUID) -> DataKey:
         """The client's live key, made now if the client has none (first note, or first after an erasure)."""
-        live = self._live_key(client_id)
+        live = self._live_key(self._connection(), client_id)  # a read: making a key takes the write lock
         if live is not None:
             return live
         fresh = AESGCM.generate_key(bit_length=KEY_BITS)
@@ -78,13 +78,13 @@ class KeyStore:
                 "INSERT OR IGNORE INTO data_keys (client_id, key_id, wrapped) VALUES (?, ?, ?)",
                 (client_id.hex, key_id.hex, self._wrap(fresh, client_id, key_id)),
             )
-            row = db.execute("SELECT key_id, wrapped FROM data_keys WHERE client_id = ?", (client_id.hex,)).fetchone()
-        stored_id = UUID(row[0])
-        return DataKey(stored_id, self._unwrap(row[1], client_id, stored_id))
+            stored = self._live_key(db, client_id)  # ours, or one another process made meanwhile
+        assert stored is not None
+        return stored
 
-    def _live_key(self, client_id: UUID) -> DataKey | None:
-        """The client's key if it has one: a read, where making one takes the store's write lock."""
-        rows = self._connection().execute(  # all rows: the statement ends, and holds no snapshot after
+    def _live_key(self, db: sqlite3.Connection, client_id: UUID) -> DataKey | None:
+        """The client's key if it has one."""
+        rows = db.execute(  # all rows: the statement ends, and holds no snapshot after
             "SELECT key_id, wrapped FROM data_keys WHERE client_id = ?", (client_id.hex,)
         ).fetchall()
         if not rows:
