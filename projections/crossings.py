@@ -72,6 +72,9 @@ class Fact:
     conversation_id: str | None = None
     referred_hours: float | None = None
     """For a help question: hours until the client's first referral within the window, if any."""
+    answered_at: datetime | None = None
+    """For a contact that opens a time window: when it was answered, as last judged; None if it was not (or not
+    since the file was read back). A contact after that moment cannot change the answer."""
 
     @property
     def key(self) -> tuple[datetime, UUID]:
@@ -114,6 +117,29 @@ class Finding:
     evidence: list[Fact]
 
 
+@dataclass(slots=True)
+class Evidence:
+    """One conversation as its rules see it, built contact by contact in time order.
+
+    The judge keeps it for the last conversation of each list (a thread, or a
+    profile's chain of contacts): a contact logged after every other of its list,
+    as most are, joins it and grows its crossings by that one contact, without
+    walking the conversation again. A long WhatsApp thread with a youth would
+    otherwise cost each new contact as much as all the earlier ones.
+    """
+
+    conversation_id: str
+    last: tuple[datetime, UUID] | None = None
+    """The key of the conversation's last contact so far."""
+    facts: dict[Rule, list[Fact]] = field(default_factory=lambda: {rule: [] for rule in CONVERSATION_RULES})
+    """For each conversation rule, the contacts that cross it, in time order."""
+    referred: bool = False
+    """Whether a referral followed the first help given (the drift's evidence holds it)."""
+    allowed: tuple[str, ...] | None = None
+    """The functions that may use a professional profile, by the policy in force at the conversation's first
+    professional contact; None before that contact."""
+
+
 @dataclass
 class ClientFile:
     """What the rules need to know of one client."""
@@ -129,6 +155,8 @@ class ClientFile:
     plans: list[datetime] = field(default_factory=list)
     crossings: dict[UUID, Crossing] = field(default_factory=dict)
     crossings_of_contact: dict[UUID, set[UUID]] = field(default_factory=dict)
+    last_conversations: dict[tuple[bool, str], Evidence] = field(default_factory=dict)
+    """The evidence of the last conversation of each list (`list_key`) that the judge has it for."""
 
     def add_crossing(self, crossing: Crossing) -> None:
         self.crossings[crossing.crossing_id] = crossing
@@ -156,12 +184,13 @@ class ClientFile:
 
     def _lists_of(self, fact: Fact) -> list[list[tuple[datetime, UUID]]]:
         """The sorted lists that hold a live contact."""
-        lists = [self.by_time, self._conversation_list(fact)]
+        lists = [self.by_time, self.conversation_keys(fact)]
         if fact.nature in WINDOW_RULES:
             lists.append(self.window_anchors)
         return lists
 
-    def _conversation_list(self, fact: Fact) -> list[tuple[datetime, UUID]]:
+    def conversation_keys(self, fact: Fact) -> list[tuple[datetime, UUID]]:
+        """The keys of the live contacts of the list a contact's conversation is found in, by time."""
         if fact.thread is not None:
             return self.threads.setdefault(fact.thread, [])
         return self.chains.setdefault(fact.profile_id, [])
@@ -255,7 +284,8 @@ class Judge:
 
     def log(self, file: ClientFile, fact: Fact) -> None:
         file.contacts[fact.contact_id] = fact
-        self._change(file, None, fact)
+        if not self._append(file, fact):
+            self._change(file, None, fact)
 
     def amend(self, file: ClientFile, contact_id: UUID, changes: dict[str, Any]) -> None:
         """A correction or a retraction: the contact is judged again as it is now."""
@@ -280,6 +310,7 @@ class Judge:
 
     def judge_everything(self, file: ClientFile) -> None:
         """Judges all of a client's contacts again, as after a new policy."""
+        file.last_conversations.clear()
         conversations: dict[UUID, list[Fact]] = {}
         for _, contact_id in file.by_time:
             if contact_id not in conversations:
@@ -312,7 +343,32 @@ class Judge:
 
     # Judging.
 
+    def _append(self, file: ClientFile, fact: Fact) -> bool:
+        """Judges a contact logged after every other of its list by the evidence kept of the list's last
+        conversation, which it continues or follows; False if it falls among them, or the evidence is not kept."""
+        keys = file.conversation_keys(fact)
+        if keys and not keys[-1] < fact.key:
+            return False
+        if keys and (fact.thread is not None or self._continues(keys[-1][0], fact.occurred_at)):
+            evidence = file.last_conversations.get(list_key(fact))
+            if evidence is None or evidence.last != keys[-1]:
+                return False
+        else:
+            evidence = file.last_conversations[list_key(fact)] = Evidence(_conversation_id(fact))
+        file.live(fact)
+        fact.conversation_id = evidence.conversation_id
+        self.changed_facts[fact.contact_id] = fact
+        for rule in self._add(file, evidence, fact):
+            finding = self._finding(file, evidence, rule)
+            if finding is not None:
+                self._grow(file, finding, fact)
+        self._judge_windows_around(file, None, fact)
+        return True
+
     def _change(self, file: ClientFile, old: Fact | None, new: Fact) -> None:
+        for fact in (old, new):
+            if fact is not None:
+                file.last_conversations.pop(list_key(fact), None)
         before = self.conversation(file, old) if old is not None else []
         if old is not None and not old.retracted:
             file.unlive(old)
@@ -334,8 +390,11 @@ class Judge:
             self._name_conversation(members)
         findings: dict[UUID, Finding] = {}
         for members in conversations:
-            for finding in self._conversation_findings(file, members):
-                findings[_crossing_id(finding.rule, finding.evidence[0].contact_id)] = finding
+            evidence = self._evidence(file, members)
+            for rule in CONVERSATION_RULES:
+                finding = self._finding(file, evidence, rule)
+                if finding is not None:
+                    findings[_crossing_id(rule, finding.evidence[0].contact_id)] = finding
         earlier = {
             crossing_id for contact_id in touched for crossing_id in file.crossings_of_contact.get(contact_id, ())
             if file.crossings[crossing_id].rule in CONVERSATION_RULE_NAMES
@@ -343,70 +402,82 @@ class Judge:
         self._settle(file, earlier, findings)
 
     def _name_conversation(self, members: list[Fact]) -> None:
-        first = members[0]
-        # Any text unique to the conversation will do: the report only counts them.
-        conversation_id = f"{first.client_id.hex}/{first.thread}" if first.thread is not None else first.contact_id.hex
+        conversation_id = _conversation_id(members[0])
         for fact in members:
             if fact.conversation_id != conversation_id:
                 fact.conversation_id = conversation_id
                 self.changed_facts[fact.contact_id] = fact
 
-    def _conversation_findings(self, file: ClientFile, members: list[Fact]) -> Iterable[Finding]:
-        for rule, facts in self._evidence(file, members).items():
-            if not facts:
-                continue
-            terms = self.policy_at(facts[0].occurred_at)
-            settings = terms.settings(rule, file.organisation)
-            if not settings.enabled:
-                continue
-            severity = settings.severity
-            if rule in EXPERIMENT_RULES and file.organisation in settings.params.get("experiment_organisations", ()):
-                severity = Severity.INFO
-            if rule is Rule.DRIFT_INTO_HELP:
-                referrals = [f for f in members if f.nature in REFERRAL_NATURES and f.key > facts[0].key]
-                if referrals:
-                    severity = Severity(settings.params.get("referred_severity", severity))
-                    facts = sorted(facts + referrals, key=lambda fact: fact.key)
-            yield Finding(rule, severity, terms.version, facts)
-
-    def _evidence(self, file: ClientFile, members: list[Fact]) -> dict[Rule, list[Fact]]:
-        """For each conversation rule, the contacts of the conversation that cross it (one pass: it is hot)."""
-        drift: list[Fact] = []
-        personal: list[Fact] = []
-        intern: list[Fact] = []
-        professional: list[Fact] = []
+    def _evidence(self, file: ClientFile, members: list[Fact]) -> Evidence:
+        """The evidence of a conversation; kept if it is the last of its list, for the contacts that follow it."""
+        last = members[-1]
+        evidence = Evidence(_conversation_id(members[0]))
         for fact in members:
-            if fact.nature == HELP_CONVERSATION:
-                drift.append(fact)
-            if fact.profile_kind == PERSONAL:
-                personal.append(fact)
-                if fact.intern:
-                    intern.append(fact)
-            elif fact.profile_kind == PROFESSIONAL:
-                professional.append(fact)
-        if professional:
-            allowed = self.policy_at(professional[0].occurred_at).settings(
-                Rule.PROFESSIONAL_PROFILE_CONTACT, file.organisation
-            ).params.get("allowed_functions", ())
-            professional = [fact for fact in professional if fact.function not in allowed]
-        return {
-            Rule.DRIFT_INTO_HELP: drift, Rule.PERSONAL_PROFILE_CONTACT: personal,
-            Rule.INTERN_PERSONAL_PROFILE: intern, Rule.PROFESSIONAL_PROFILE_CONTACT: professional,
-        }
+            self._add(file, evidence, fact)
+        if file.conversation_keys(last)[-1] == last.key:
+            file.last_conversations[list_key(last)] = evidence
+        return evidence
+
+    def _add(self, file: ClientFile, evidence: Evidence, fact: Fact) -> list[Rule]:
+        """Adds the next contact of a conversation to its evidence; returns the rules whose evidence it joined."""
+        joined: list[Rule] = []
+        facts = evidence.facts
+        nature = fact.nature
+        drift = facts[Rule.DRIFT_INTO_HELP]
+        # From the first help given on, help and referrals are the drift's evidence; a referral turns it low.
+        if nature == HELP_CONVERSATION or (drift and nature in REFERRAL_NATURES):
+            drift.append(fact)
+            joined.append(Rule.DRIFT_INTO_HELP)
+            evidence.referred = evidence.referred or nature in REFERRAL_NATURES
+        if fact.profile_kind == PERSONAL:
+            facts[Rule.PERSONAL_PROFILE_CONTACT].append(fact)
+            joined.append(Rule.PERSONAL_PROFILE_CONTACT)
+            if fact.intern:
+                facts[Rule.INTERN_PERSONAL_PROFILE].append(fact)
+                joined.append(Rule.INTERN_PERSONAL_PROFILE)
+        elif fact.profile_kind == PROFESSIONAL:
+            if evidence.allowed is None:
+                evidence.allowed = tuple(self.policy_at(fact.occurred_at).settings(
+                    Rule.PROFESSIONAL_PROFILE_CONTACT, file.organisation
+                ).params.get("allowed_functions", ()))
+            if fact.function not in evidence.allowed:
+                facts[Rule.PROFESSIONAL_PROFILE_CONTACT].append(fact)
+                joined.append(Rule.PROFESSIONAL_PROFILE_CONTACT)
+        evidence.last = fact.key
+        return joined
+
+    def _finding(self, file: ClientFile, evidence: Evidence, rule: Rule) -> Finding | None:
+        """What a conversation rule finds in the evidence, under the policy in force at its first contact."""
+        facts = evidence.facts[rule]
+        if not facts:
+            return None
+        terms = self.policy_at(facts[0].occurred_at)
+        settings = terms.settings(rule, file.organisation)
+        if not settings.enabled:
+            return None
+        severity = settings.severity
+        if rule in EXPERIMENT_RULES and file.organisation in settings.params.get("experiment_organisations", ()):
+            severity = Severity.INFO
+        if rule is Rule.DRIFT_INTO_HELP and evidence.referred:
+            severity = Severity(settings.params.get("referred_severity", severity))
+        return Finding(rule, severity, terms.version, facts)
 
     def _judge_windows_around(self, file: ClientFile, old: Fact | None, new: Fact) -> None:
         """Judges the changed contact's own window, and the earlier windows it answered before or may answer now.
 
         Only those: judging again a window that the change cannot answer finds what
         was found (every deadline up to now has been judged), and a client with many
-        contacts within a window would pay for all of its windows at every contact.
+        contacts within a window would pay for all of its windows at every contact. A
+        window answered before the changed contact occurred keeps its answer, whether
+        the contact comes, goes or moves after it.
         """
         anchors = {new.contact_id: new}
         for fact in (old, new):
             if fact is None:
                 continue
             for anchor in file.anchors_between(fact.occurred_at - self.window, fact.occurred_at):
-                if _may_answer(fact, anchor):
+                answered_at = anchor.answered_at
+                if _may_answer(fact, anchor) and (answered_at is None or answered_at >= fact.occurred_at):
                     anchors[anchor.contact_id] = anchor
         for anchor in anchors.values():
             self.judge_anchor(file, anchor)
@@ -442,12 +513,13 @@ class Judge:
 
     def _window_finding(self, file: ClientFile, anchor: Fact, terms: PolicyTerms) -> Finding | None:
         if anchor.nature not in WINDOW_RULES:
+            anchor.answered_at = None
             self._refer(anchor, None)  # no longer a help question (corrected): no hours to a referral
             return None
         rule, parameter = WINDOW_RULES[anchor.nature]
         settings = terms.settings(rule, file.organisation)
         deadline = anchor.occurred_at + timedelta(hours=terms.hours(rule, file.organisation, parameter))
-        answered = self._answer(file, anchor, deadline)
+        answered = anchor.answered_at = self._answer(file, anchor, deadline)
         hours = None if answered is None else (answered - anchor.occurred_at).total_seconds() / 3600
         self._refer(anchor, hours if rule is Rule.HELP_QUESTION_NOT_REFERRED else None)
         if answered is not None or not settings.enabled:
@@ -486,6 +558,22 @@ class Judge:
         for crossing_id, finding in findings.items():
             self._record(file, crossing_id, finding)
 
+    def _grow(self, file: ClientFile, finding: Finding, fact: Fact) -> None:
+        """Records a finding whose evidence grew by ``fact``, its last contact: the crossing found before it
+        takes that one contact more, unless it is new or does not end where the evidence did."""
+        evidence = finding.evidence
+        crossing_id = _crossing_id(finding.rule, evidence[0].contact_id)
+        crossing = file.crossings.get(crossing_id)
+        if (crossing is None or len(evidence) < 2 or not crossing.found
+                or crossing.contact_ids[-1] != evidence[-2].contact_id):
+            self._record(file, crossing_id, finding)
+            return
+        crossing.contact_ids += (fact.contact_id,)
+        file.crossings_of_contact.setdefault(fact.contact_id, set()).add(crossing_id)
+        crossing.severity = finding.severity.value
+        crossing.ended_at = fact.occurred_at
+        self.changed_crossings[crossing_id] = crossing
+
     def _record(self, file: ClientFile, crossing_id: UUID, finding: Finding) -> None:
         first = finding.evidence[0]
         contact_ids = tuple([fact.contact_id for fact in finding.evidence])
@@ -515,6 +603,17 @@ def _may_answer(fact: Fact, anchor: Fact) -> bool:
     """Whether ``fact`` answers the window of ``anchor`` when it falls in it: a referral answers a help
     question, any contact a worrying post."""
     return anchor.nature == WORRYING_POST or fact.nature in REFERRAL_NATURES
+
+
+def list_key(fact: Fact) -> tuple[bool, str]:
+    """Which list a contact's conversation is found in: its thread, or else its profile's chain."""
+    return (True, fact.thread) if fact.thread is not None else (False, fact.profile_id)
+
+
+def _conversation_id(first: Fact) -> str:
+    """A conversation's id, from its first contact: any text unique to the conversation will do, the report
+    only counts them."""
+    return f"{first.client_id.hex}/{first.thread}" if first.thread is not None else first.contact_id.hex
 
 
 @lru_cache(maxsize=1 << 16)

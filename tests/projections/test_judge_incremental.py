@@ -37,12 +37,29 @@ def out_of_hours_too() -> PolicyTerms:
     return replace(SECTOR_AGREEMENT_2019, version="with-out-of-hours", rules=rules)
 
 
+class WalkingJudge(Judge):
+    """The judge without its shortcuts: every contact walks its whole conversation, and every window around
+    a change is judged again."""
+
+    def _append(self, file: ClientFile, fact: Fact) -> bool:
+        return False
+
+    def _judge_windows_around(self, file: ClientFile, old: Fact | None, new: Fact) -> None:
+        anchors = {new.contact_id: new}
+        for fact in (old, new):
+            if fact is not None:
+                anchors.update((a.contact_id, a) for a in file.anchors_between(fact.occurred_at - self.window,
+                                                                                fact.occurred_at))
+        for anchor in anchors.values():
+            self.judge_anchor(file, anchor)
+
+
 class History:
     """A random history of a few clients, applied to a judge as the boundaries projection applies it."""
 
-    def __init__(self, rng: random.Random, terms: PolicyTerms) -> None:
+    def __init__(self, rng: random.Random, terms: PolicyTerms, judge: type[Judge] = Judge) -> None:
         self.rng, self.terms = rng, terms
-        self.judge = Judge([terms], START, only=terms)
+        self.judge = judge([terms], START, only=terms)
         self.files = {client_id: ClientFile(client_id, "caw-zuid") for client_id in CLIENTS}
         self.recorded = START
         self.serial = 0
@@ -129,3 +146,33 @@ def test_contact_by_contact_finds_what_judging_everything_at_once_finds(seed: in
     assert found(history.files), "a history that crosses nothing proves nothing"
     assert found(history.files) == found(at_once)
     assert report_facts(history.files) == report_facts(at_once)
+
+
+def every_crossing(files: dict[UUID, ClientFile]) -> dict[UUID, tuple[Any, ...]]:
+    """Every crossing, resolved ones too, with when it was detected and how it was reviewed."""
+    return {
+        crossing.crossing_id: (
+            crossing.rule, crossing.severity, crossing.policy_version, crossing.contact_ids, crossing.started_at,
+            crossing.ended_at, crossing.detected_at, crossing.found,
+        )
+        for file in files.values() for crossing in file.crossings.values()
+    }
+
+
+@pytest.mark.parametrize("terms", [SECTOR_AGREEMENT_2019, out_of_hours_too()], ids=lambda terms: terms.version)
+@pytest.mark.parametrize("seed", range(20))
+@pytest.mark.parametrize("steps", [160, 800])
+def test_the_judges_shortcuts_find_what_walking_everything_finds(seed: int, steps: int, terms: PolicyTerms) -> None:
+    """Contacts that continue a conversation grow its crossings in place, and windows answered before a change
+    are left alone; the judge that walks every conversation and every window around each change must agree
+    on every crossing (resolved ones and when each was detected too) and on what the report reads."""
+    shortcuts = History(random.Random(seed), terms)
+    walking = History(random.Random(seed), terms, WalkingJudge)
+
+    shortcuts.play(steps)
+    walking.play(steps)
+
+    assert any(len(c.contact_ids) > 3 for f in walking.files.values() for c in f.crossings.values()), \
+        "no long conversation: the shortcut of growing a crossing in place was not tried"
+    assert every_crossing(shortcuts.files) == every_crossing(walking.files)
+    assert report_facts(shortcuts.files) == report_facts(walking.files)
