@@ -8,6 +8,7 @@ end-to-end ones.
 
 from __future__ import annotations
 
+import gc
 import queue
 import threading
 import time
@@ -19,7 +20,7 @@ from uuid import uuid4
 import pytest
 from eventsourcing.persistence import Notification
 
-from projections.runner import FeedLostError, Projector, SubscriptionFeed
+from projections.runner import FOLLOWING_GC_THRESHOLDS, FeedLostError, Projector, SubscriptionFeed
 
 GENEROUS = 2.0
 """Seconds a step may take on a busy machine, over what it should take."""
@@ -213,3 +214,29 @@ def test_a_backlog_of_full_pages_is_written_once_it_is_worked_off():
 
 def test_a_long_backlog_is_written_every_while():
     assert written_positions([[1, 2], [3, 4], [5]], page_size=2, backlog_write_seconds=0.0) == [2, 4, 5]
+
+
+class Observing(Counting):
+    """A projection that notes the cyclic collector's thresholds while it applies events."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.thresholds: set[tuple[int, ...]] = set()
+
+    def process_event(self, event: Any, tracking: Any) -> None:
+        super().process_event(event, tracking)
+        self.thresholds.add(gc.get_threshold())
+
+
+def test_a_following_projector_collects_cycles_rarely_and_leaves_the_collector_as_it_found_it():
+    stop = threading.Event()
+    observing = Observing()
+    projector = Projector(PagesFeed([[notification(1)], [notification(2)]], stop, waits=1), Decoding(),
+                          [observing], lambda: datetime.now(timezone.utc))
+    before = gc.get_threshold()
+
+    projector.run(stop)
+
+    assert observing.thresholds == {FOLLOWING_GC_THRESHOLDS}
+    assert FOLLOWING_GC_THRESHOLDS[0] > before[0]
+    assert gc.get_threshold() == before
