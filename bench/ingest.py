@@ -68,6 +68,8 @@ from logbook.store import SQLITE_FILE, cipher_env  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 SECRET_KEY = "bench-secret-key-bench-secret-key-0123456789"
+LOGBOOK_APP = "api:create_app()"
+"""What gunicorn serves: the logbook's app factory."""
 TEAM_ID, ACCOUNT_ID, PROFILE_ID = "jac-oostende", "lotte", "jac-oostende-messenger"
 CLIENT_REFS = [f"client-{n}" for n in range(8)]
 TARGET_RATIO, TARGET_P99_MS, TARGET_NOTES_COST = 0.35, 50.0, 0.15
@@ -386,18 +388,21 @@ def _contact_body(number: int, notes: bool = False) -> dict:
 
 
 @contextmanager
-def _gunicorn(data_dir: Path, workers: int, server_env: dict[str, str]) -> Iterator[tuple[int, subprocess.Popen, Path]]:
+def _gunicorn(data_dir: Path, workers: int, server_env: dict[str, str],
+             app: str = LOGBOOK_APP) -> Iterator[tuple[int, subprocess.Popen, Path]]:
+    """gunicorn as the logbook configures it, serving ``app`` (the logbook by default); the repository's root
+    is on its path, for the apps of ``bench/`` (no installed package)."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("LOGBOOK_") and k not in ("DATABASE_URL", "PORT", "WEB_CONCURRENCY", "GUNICORN_CMD_ARGS")}
     env.update(LOGBOOK_DATA_DIR=str(data_dir), LOGBOOK_SECRET_KEY=SECRET_KEY, **server_env)
     port = _free_port()
     argv = [str(VENV_BIN / "gunicorn"), "--config", "python:logbook.gunicorn_config",
-            "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
+            "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--pythonpath", str(BENCH.parent)]
     if _gunicorn_has_setting("control_socket_disable"):
         argv.append("--no-control-socket")  # gunicorn 24+ would share one under ~/.gunicorn
     log_file = data_dir / "gunicorn.log"
     with open(log_file, "ab") as log:
-        master = subprocess.Popen([*argv, "api:create_app()"], env=env, cwd=data_dir,
+        master = subprocess.Popen([*argv, app], env=env, cwd=data_dir,
                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         _wait_until_healthy(master, port, log_file)
