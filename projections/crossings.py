@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -47,6 +48,7 @@ CONVERSATION_RULE_NAMES = frozenset(rule.value for rule in CONVERSATION_RULES)
 ANCHOR_RULES = (Rule.HELP_QUESTION_NOT_REFERRED, Rule.WORRYING_POST_WITHOUT_FOLLOW_UP, Rule.OUT_OF_HOURS)
 ANCHOR_RULE_NAMES = frozenset(rule.value for rule in ANCHOR_RULES)
 EXPERIMENT_RULES = frozenset({Rule.PROFESSIONAL_PROFILE_CONTACT, Rule.PERSONAL_PROFILE_CONTACT})
+FACT_KEY = attrgetter("key")
 LAST_ID = UUID(int=(1 << 128) - 1)
 """Sorts after every contact id: with a time, it bounds the contacts at that time."""
 REVIEWED = frozenset({Verdict.ACCEPTABLE.value, Verdict.NOT_ACCEPTABLE.value})
@@ -119,17 +121,20 @@ class Finding:
 
 @dataclass(slots=True)
 class Evidence:
-    """One conversation as its rules see it, built contact by contact in time order.
+    """One conversation as its rules see it, built contact by contact.
 
     The judge keeps it for the last conversation of each list (a thread, or a
-    profile's chain of contacts): a contact logged after every other of its list,
-    as most are, joins it and grows its crossings by that one contact, without
-    walking the conversation again. A long WhatsApp thread with a youth would
-    otherwise cost each new contact as much as all the earlier ones.
+    profile's chain of contacts): a contact logged into it, or after it, joins it
+    and its crossings take that one contact more, without the conversation being
+    walked again. A long WhatsApp thread with a youth, or a phone's contacts of a
+    day synced at once, would otherwise cost each contact as much as all the
+    earlier ones of its conversation.
     """
 
     conversation_id: str
-    last: tuple[datetime, UUID] | None = None
+    first: tuple[datetime, UUID]
+    """The key of the conversation's first contact."""
+    last: tuple[datetime, UUID]
     """The key of the conversation's last contact so far."""
     facts: dict[Rule, list[Fact]] = field(default_factory=lambda: {rule: [] for rule in CONVERSATION_RULES})
     """For each conversation rule, the contacts that cross it, in time order."""
@@ -138,6 +143,8 @@ class Evidence:
     allowed: tuple[str, ...] | None = None
     """The functions that may use a professional profile, by the policy in force at the conversation's first
     professional contact; None before that contact."""
+    first_professional: tuple[datetime, UUID] | None = None
+    """The key of that contact."""
 
 
 @dataclass
@@ -284,7 +291,7 @@ class Judge:
 
     def log(self, file: ClientFile, fact: Fact) -> None:
         file.contacts[fact.contact_id] = fact
-        if not self._append(file, fact):
+        if not self._join(file, fact):
             self._change(file, None, fact)
 
     def amend(self, file: ClientFile, contact_id: UUID, changes: dict[str, Any]) -> None:
@@ -343,27 +350,47 @@ class Judge:
 
     # Judging.
 
-    def _append(self, file: ClientFile, fact: Fact) -> bool:
-        """Judges a contact logged after every other of its list by the evidence kept of the list's last
-        conversation, which it continues or follows; False if it falls among them, or the evidence is not kept."""
+    def _join(self, file: ClientFile, fact: Fact) -> bool:
+        """Judges a new contact by the evidence kept of the last conversation of its list, which it joins or
+        follows: its crossings take the one contact more. False, and nothing changed, if the contact falls
+        outside that conversation, would change where the evidence of a rule begins, or the evidence is not
+        kept: the conversations it touches are then judged afresh."""
         keys = file.conversation_keys(fact)
-        if keys and not keys[-1] < fact.key:
-            return False
-        if keys and (fact.thread is not None or self._continues(keys[-1][0], fact.occurred_at)):
-            evidence = file.last_conversations.get(list_key(fact))
-            if evidence is None or evidence.last != keys[-1]:
-                return False
+        if not keys or (fact.thread is None and keys[-1] < fact.key
+                        and not self._continues(keys[-1][0], fact.occurred_at)):
+            evidence = Evidence(_conversation_id(fact), fact.key, fact.key)
         else:
-            evidence = file.last_conversations[list_key(fact)] = Evidence(_conversation_id(fact))
+            kept = file.last_conversations.get(list_key(fact))
+            if kept is None or kept.last != keys[-1] or not self._inside(keys, kept, fact):
+                return False
+            evidence = kept
+        joined = self._joined(evidence, fact)
+        if joined is None:
+            return False
+        file.last_conversations[list_key(fact)] = evidence
         file.live(fact)
         fact.conversation_id = evidence.conversation_id
         self.changed_facts[fact.contact_id] = fact
-        for rule in self._add(file, evidence, fact):
+        self._add(file, evidence, fact, joined)
+        for rule in joined:
             finding = self._finding(file, evidence, rule)
             if finding is not None:
-                self._grow(file, finding, fact)
+                self._place(file, finding, fact)
         self._judge_windows_around(file, None, fact)
         return True
+
+    def _inside(self, keys: list[tuple[datetime, UUID]], evidence: Evidence, fact: Fact) -> bool:
+        """Whether a contact falls in the conversation of ``evidence``, the last of its list, without changing
+        its first contact: a thread is one conversation; a chain, only where the contact continues from the
+        contact before it and the one after it continues from it."""
+        if fact.thread is not None:
+            return True
+        if fact.key < evidence.first:
+            return False
+        at = bisect_left(keys, fact.key)
+        return self._continues(keys[at - 1][0], fact.occurred_at) and (
+            at == len(keys) or self._continues(fact.occurred_at, keys[at][0])
+        )
 
     def _change(self, file: ClientFile, old: Fact | None, new: Fact) -> None:
         for fact in (old, new):
@@ -409,42 +436,67 @@ class Judge:
                 self.changed_facts[fact.contact_id] = fact
 
     def _evidence(self, file: ClientFile, members: list[Fact]) -> Evidence:
-        """The evidence of a conversation; kept if it is the last of its list, for the contacts that follow it."""
-        last = members[-1]
-        evidence = Evidence(_conversation_id(members[0]))
+        """The evidence of a conversation; kept if it is the last of its list, for the contacts that join it."""
+        first, last = members[0], members[-1]
+        evidence = Evidence(_conversation_id(first), first.key, first.key)
         for fact in members:
-            self._add(file, evidence, fact)
+            joined = self._joined(evidence, fact)
+            assert joined is not None, "a contact after the others joins whatever evidence it crosses"
+            self._add(file, evidence, fact, joined)
         if file.conversation_keys(last)[-1] == last.key:
             file.last_conversations[list_key(last)] = evidence
         return evidence
 
-    def _add(self, file: ClientFile, evidence: Evidence, fact: Fact) -> list[Rule]:
-        """Adds the next contact of a conversation to its evidence; returns the rules whose evidence it joined."""
+    @staticmethod
+    def _joined(evidence: Evidence, fact: Fact) -> list[Rule] | None:
+        """The rules whose evidence a contact of the conversation joins; None if it would change where the
+        evidence of one begins (or, before a professional contact, which functions may use such a profile)."""
+        facts, key, nature = evidence.facts, fact.key, fact.nature
         joined: list[Rule] = []
-        facts = evidence.facts
-        nature = fact.nature
         drift = facts[Rule.DRIFT_INTO_HELP]
-        # From the first help given on, help and referrals are the drift's evidence; a referral turns it low.
-        if nature == HELP_CONVERSATION or (drift and nature in REFERRAL_NATURES):
-            drift.append(fact)
+        # From the first help given on, help and referrals are the drift's evidence.
+        if nature == HELP_CONVERSATION:
+            if drift[0].key > key if drift else evidence.last > key:
+                return None  # a first help given earlier: referrals after it would join too
             joined.append(Rule.DRIFT_INTO_HELP)
-            evidence.referred = evidence.referred or nature in REFERRAL_NATURES
+        elif nature in REFERRAL_NATURES and drift and drift[0].key < key:
+            joined.append(Rule.DRIFT_INTO_HELP)
         if fact.profile_kind == PERSONAL:
-            facts[Rule.PERSONAL_PROFILE_CONTACT].append(fact)
             joined.append(Rule.PERSONAL_PROFILE_CONTACT)
             if fact.intern:
-                facts[Rule.INTERN_PERSONAL_PROFILE].append(fact)
                 joined.append(Rule.INTERN_PERSONAL_PROFILE)
         elif fact.profile_kind == PROFESSIONAL:
-            if evidence.allowed is None:
-                evidence.allowed = tuple(self.policy_at(fact.occurred_at).settings(
-                    Rule.PROFESSIONAL_PROFILE_CONTACT, file.organisation
-                ).params.get("allowed_functions", ()))
-            if fact.function not in evidence.allowed:
-                facts[Rule.PROFESSIONAL_PROFILE_CONTACT].append(fact)
+            if evidence.first_professional is not None and evidence.first_professional > key:
+                return None
+            if evidence.allowed is None or fact.function not in evidence.allowed:
                 joined.append(Rule.PROFESSIONAL_PROFILE_CONTACT)
-        evidence.last = fact.key
+        for rule in joined:
+            if facts[rule] and facts[rule][0].key > key:
+                return None
         return joined
+
+    def _add(self, file: ClientFile, evidence: Evidence, fact: Fact, joined: list[Rule]) -> None:
+        """Adds a contact to the evidence of its conversation, and to the rules' it joined."""
+        key = fact.key
+        if fact.profile_kind == PROFESSIONAL and evidence.allowed is None:
+            evidence.allowed = tuple(self.policy_at(fact.occurred_at).settings(
+                Rule.PROFESSIONAL_PROFILE_CONTACT, file.organisation
+            ).params.get("allowed_functions", ()))
+            evidence.first_professional = key
+            if fact.function in evidence.allowed:
+                joined.remove(Rule.PROFESSIONAL_PROFILE_CONTACT)
+        for rule in joined:
+            facts = evidence.facts[rule]
+            if not facts or facts[-1].key < key:
+                facts.append(fact)
+            else:
+                insort(facts, fact, key=FACT_KEY)
+        if fact.nature in REFERRAL_NATURES and Rule.DRIFT_INTO_HELP in joined:
+            evidence.referred = True
+        if key > evidence.last:
+            evidence.last = key
+        elif key < evidence.first:  # a thread's new first contact: a chain's conversation keeps its first
+            evidence.first = key
 
     def _finding(self, file: ClientFile, evidence: Evidence, rule: Rule) -> Finding | None:
         """What a conversation rule finds in the evidence, under the policy in force at its first contact."""
@@ -558,20 +610,23 @@ class Judge:
         for crossing_id, finding in findings.items():
             self._record(file, crossing_id, finding)
 
-    def _grow(self, file: ClientFile, finding: Finding, fact: Fact) -> None:
-        """Records a finding whose evidence grew by ``fact``, its last contact: the crossing found before it
-        takes that one contact more, unless it is new or does not end where the evidence did."""
+    def _place(self, file: ClientFile, finding: Finding, fact: Fact) -> None:
+        """Records a finding whose evidence took ``fact``: the crossing found before it takes that contact in
+        the same place, unless it is new or is not what the evidence was without it."""
         evidence = finding.evidence
         crossing_id = _crossing_id(finding.rule, evidence[0].contact_id)
         crossing = file.crossings.get(crossing_id)
-        if (crossing is None or len(evidence) < 2 or not crossing.found
-                or crossing.contact_ids[-1] != evidence[-2].contact_id):
+        at = bisect_left(evidence, fact.key, key=FACT_KEY)
+        ids = crossing.contact_ids if crossing is not None else ()
+        if (crossing is None or not crossing.found or at == 0 or len(ids) != len(evidence) - 1
+                or ids[at - 1] != evidence[at - 1].contact_id
+                or (at < len(ids) and ids[at] != evidence[at + 1].contact_id)):
             self._record(file, crossing_id, finding)
             return
-        crossing.contact_ids += (fact.contact_id,)
+        crossing.contact_ids = (*ids[:at], fact.contact_id, *ids[at:])
         file.crossings_of_contact.setdefault(fact.contact_id, set()).add(crossing_id)
         crossing.severity = finding.severity.value
-        crossing.ended_at = fact.occurred_at
+        crossing.ended_at = evidence[-1].occurred_at
         self.changed_crossings[crossing_id] = crossing
 
     def _record(self, file: ClientFile, crossing_id: UUID, finding: Finding) -> None:

@@ -41,7 +41,7 @@ class WalkingJudge(Judge):
     """The judge without its shortcuts: every contact walks its whole conversation, and every window around
     a change is judged again."""
 
-    def _append(self, file: ClientFile, fact: Fact) -> bool:
+    def _join(self, file: ClientFile, fact: Fact) -> bool:
         return False
 
     def _judge_windows_around(self, file: ClientFile, old: Fact | None, new: Fact) -> None:
