@@ -47,6 +47,10 @@ L = TypeVar("L", bound=DomainEvent)
 
 MAX_ATTEMPTS = 20
 """How often a command is retried when another request changed the same aggregate first."""
+MET_REMEMBERED = 100_000
+"""How many (client, team) pairs a process remembers as met, sparing a read of the client at each contact.
+Beyond it the memory starts afresh: a web worker of a sector-wide deployment lives on through hundreds of
+thousands of clients, and forgetting costs one read of a client's events."""
 
 TEAMS_LOG_ID = UUID("0c3f1a5e-8d6b-4b1e-9f0e-7a2d4c5b6e01")
 
@@ -555,9 +559,14 @@ class Logbook(EventStore):
             return Client.register(client_id=client_id, organisation=organisation, team_id=team_id, now=now)
         client.meet(team_id=team_id, now=now)
         if not client.pending_events:
-            self._met.add((client_id, team_id))
+            self._remember_met(client_id, team_id)
             return None
         return client
+
+    def _remember_met(self, client_id: UUID, team_id: str) -> None:
+        if len(self._met) >= MET_REMEMBERED:
+            self._met.clear()
+        self._met.add((client_id, team_id))
 
     def _repeat_of(self, attempted: Contact.Logged, actor: Account, note: str | None) -> ContactReceipt | None:
         """The receipt of an earlier, equal request with this contact id; None if the id is free."""
@@ -617,7 +626,7 @@ class Logbook(EventStore):
         answers: list[ContactReceipt | LogbookError] = []
         for outcome in batch.outcomes:
             if isinstance(outcome, Contact):
-                self._met.add((outcome.client_id, outcome.team_id))
+                self._remember_met(outcome.client_id, outcome.team_id)
                 outcome = ContactReceipt(positions[outcome.id], batch.now, outcome.id, outcome.client_id, created=True)
             answers.append(outcome)
         return answers

@@ -6,6 +6,7 @@ import pytest
 
 from events import Client
 from events.vocabulary import Function, Role, Service
+from logbook import application
 
 
 def test_the_same_ref_in_two_teams_of_one_organisation_is_one_client(world):
@@ -72,3 +73,22 @@ def test_a_client_id_is_the_same_after_a_restart_and_never_changes(world, open_l
     assert restarted.look_up_client(restarted.account("ann"), "jonas") == before
     # Stored contacts are keyed by it: another derivation would split every client in two.
     assert str(before) == "37f6c705-c5ca-893a-9d28-25f46b2be76c"
+
+
+def test_a_process_remembers_a_bounded_number_of_clients_as_met_and_still_records_each_meeting_once(
+    world, monkeypatch
+):
+    monkeypatch.setattr(application, "MET_REMEMBERED", 3)
+    logbook = world.logbook
+    refs = [f"client-{n}" for n in range(8)]
+
+    for _ in range(2):  # the second round meets clients the process has forgotten
+        for ref in refs:
+            logbook.log_contact(world.ann, world.draft(client_ref=ref))
+    logbook.log_contact(world.carl, world.draft("carl-messenger", client_ref=refs[0]))
+
+    assert len(logbook._met) <= 3
+    histories = {ref: [type(event).__qualname__ for event in logbook.events.get(
+        logbook.look_up_client(world.ann, ref))] for ref in refs}
+    assert histories[refs[0]] == ["Client.Registered", "Client.MetByTeam"]  # Bruges met it once, after Ostend
+    assert all(history == ["Client.Registered"] for history in list(histories.values())[1:])
