@@ -21,6 +21,7 @@ import json
 import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -413,10 +414,18 @@ _CSV_HOURS = COLUMN_NAMES.index("referred_hours")
 def _write_parquet(file: IO[bytes], rows: Iterable[Row]) -> int:
     """Record batches of `PARQUET_BATCH_ROWS` under the explicit schema; nothing in the file depends on the run."""
     count, rows = 0, iter(rows)
-    with pq.ParquetWriter(file, PARQUET_SCHEMA, compression="zstd", compression_level=3, version="2.6") as writer:
+    with pq.ParquetWriter(file, PARQUET_SCHEMA, compression="zstd", compression_level=3, version="2.6") as writer, \
+            ThreadPoolExecutor(1, thread_name_prefix="parquet") as encoder:
+        # Encoding and compressing a batch lets go of the GIL: the next batch's rows are made meanwhile.
+        written: Future[None] | None = None
         while batch := list(islice(rows, PARQUET_BATCH_ROWS)):
-            writer.write_batch(_record_batch(batch))
+            record_batch = _record_batch(batch)
+            if written is not None:
+                written.result()
+            written = encoder.submit(writer.write_batch, record_batch)
             count += len(batch)
+        if written is not None:
+            written.result()
     return count
 
 
