@@ -136,8 +136,9 @@ class Evidence:
     """The key of the conversation's first contact."""
     last: tuple[datetime, UUID]
     """The key of the conversation's last contact so far."""
-    facts: dict[Rule, list[Fact]] = field(default_factory=lambda: {rule: [] for rule in CONVERSATION_RULES})
-    """For each conversation rule, the contacts that cross it, in time order."""
+    facts: dict[Rule, list[Fact]] = field(default_factory=dict)
+    """For each conversation rule that some contact crosses, those contacts in time order. (The judge keeps
+    one of these for each thread and chain of every client in memory: no empty lists.)"""
     referred: bool = False
     """Whether a referral followed the first help given (the drift's evidence holds it)."""
     allowed: tuple[str, ...] | None = None
@@ -453,7 +454,7 @@ class Judge:
         evidence of one begins (or, before a professional contact, which functions may use such a profile)."""
         facts, key, nature = evidence.facts, fact.key, fact.nature
         joined: list[Rule] = []
-        drift = facts[Rule.DRIFT_INTO_HELP]
+        drift = facts.get(Rule.DRIFT_INTO_HELP)
         # From the first help given on, help and referrals are the drift's evidence.
         if nature == HELP_CONVERSATION:
             if drift[0].key > key if drift else evidence.last > key:
@@ -471,7 +472,8 @@ class Judge:
             if evidence.allowed is None or fact.function not in evidence.allowed:
                 joined.append(Rule.PROFESSIONAL_PROFILE_CONTACT)
         for rule in joined:
-            if facts[rule] and facts[rule][0].key > key:
+            held = facts.get(rule)
+            if held and held[0].key > key:
                 return None
         return joined
 
@@ -486,7 +488,7 @@ class Judge:
             if fact.function in evidence.allowed:
                 joined.remove(Rule.PROFESSIONAL_PROFILE_CONTACT)
         for rule in joined:
-            facts = evidence.facts[rule]
+            facts = evidence.facts.setdefault(rule, [])
             if not facts or facts[-1].key < key:
                 facts.append(fact)
             else:
@@ -500,7 +502,7 @@ class Judge:
 
     def _finding(self, file: ClientFile, evidence: Evidence, rule: Rule) -> Finding | None:
         """What a conversation rule finds in the evidence, under the policy in force at its first contact."""
-        facts = evidence.facts[rule]
+        facts = evidence.facts.get(rule)
         if not facts:
             return None
         terms = self.policy_at(facts[0].occurred_at)
