@@ -3,7 +3,10 @@
 The rules of `events.policy` say what a crossing is; this module keeps, per
 client, what the rules need to know (live contacts, conversations, follow-up
 plans) and after each event judges again only what that event can change:
-the conversations it touches and the time windows it falls in.
+the conversations it touches and the time windows it falls in. A contact that
+joins the last conversation of its thread or chain is added to the evidence
+kept of that conversation (`Evidence`), rather than the conversation walked
+again.
 
 Time is the log's own: before an event is applied, every window whose deadline
 is at or before the event's recorded time expires, as the live projector's
