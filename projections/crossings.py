@@ -368,7 +368,7 @@ class Judge:
             if kept is None or kept.last != keys[-1] or not self._inside(keys, kept, fact):
                 return False
             evidence = kept
-        joined = self._joined(evidence, fact)
+        joined = self._joined(file, evidence, fact)
         if joined is None:
             return False
         file.last_conversations[list_key(fact)] = evidence
@@ -444,15 +444,14 @@ class Judge:
         first, last = members[0], members[-1]
         evidence = Evidence(_conversation_id(first), first.key, first.key)
         for fact in members:
-            joined = self._joined(evidence, fact)
+            joined = self._joined(file, evidence, fact)
             assert joined is not None, "a contact after the others joins whatever evidence it crosses"
             self._add(file, evidence, fact, joined)
         if file.conversation_keys(last)[-1] == last.key:
             file.last_conversations[list_key(last)] = evidence
         return evidence
 
-    @staticmethod
-    def _joined(evidence: Evidence, fact: Fact) -> list[Rule] | None:
+    def _joined(self, file: ClientFile, evidence: Evidence, fact: Fact) -> list[Rule] | None:
         """The rules whose evidence a contact of the conversation joins; None if it would change where the
         evidence of one begins (or, before a professional contact, which functions may use such a profile)."""
         facts, key, nature = evidence.facts, fact.key, fact.nature
@@ -472,7 +471,8 @@ class Judge:
         elif fact.profile_kind == PROFESSIONAL:
             if evidence.first_professional is not None and evidence.first_professional > key:
                 return None
-            if evidence.allowed is None or fact.function not in evidence.allowed:
+            allowed = evidence.allowed if evidence.allowed is not None else self._allowed(file, fact)
+            if fact.function not in allowed:
                 joined.append(Rule.PROFESSIONAL_PROFILE_CONTACT)
         for rule in joined:
             held = facts.get(rule)
@@ -484,12 +484,7 @@ class Judge:
         """Adds a contact to the evidence of its conversation, and to the rules' it joined."""
         key = fact.key
         if fact.profile_kind == PROFESSIONAL and evidence.allowed is None:
-            evidence.allowed = tuple(self.policy_at(fact.occurred_at).settings(
-                Rule.PROFESSIONAL_PROFILE_CONTACT, file.organisation
-            ).params.get("allowed_functions", ()))
-            evidence.first_professional = key
-            if fact.function in evidence.allowed:
-                joined.remove(Rule.PROFESSIONAL_PROFILE_CONTACT)
+            evidence.allowed, evidence.first_professional = self._allowed(file, fact), key
         for rule in joined:
             facts = evidence.facts.setdefault(rule, [])
             if not facts or facts[-1].key < key:
@@ -502,6 +497,13 @@ class Judge:
             evidence.last = key
         elif key < evidence.first:  # a thread's new first contact: a chain's conversation keeps its first
             evidence.first = key
+
+    def _allowed(self, file: ClientFile, first_professional: Fact) -> tuple[str, ...]:
+        """The functions that may use a professional profile, by the policy in force at a conversation's first
+        professional contact."""
+        return tuple(self.policy_at(first_professional.occurred_at).settings(
+            Rule.PROFESSIONAL_PROFILE_CONTACT, file.organisation
+        ).params.get("allowed_functions", ()))
 
     def _finding(self, file: ClientFile, evidence: Evidence, rule: Rule) -> Finding | None:
         """What a conversation rule finds in the evidence, under the policy in force at its first contact."""
