@@ -150,7 +150,9 @@ class HistoryEntrySchema(Schema):
     recorded_at = fields.AwareDateTime(format="iso")
     account_id = fields.String()
     changes = fields.Dict(keys=fields.String())
-    reason = fields.String()
+    reason = fields.String(allow_none=True, metadata={
+        "description": "Null once the client was erased, or its notes expired, after it was given."
+    })
 
 
 class ContactSchema(ContactFactsSchema):
@@ -200,7 +202,7 @@ def get_contact(contact_id: UUID) -> Any:
     record = logbook().contact_record(actor(), contact_id)
     audit(AuditAction.READ_CONTACT, record.contact.client_id, contact_id,
           notes_read=[contact_id] if record.note is not None else [])
-    history = [_history_entry(position, event) for position, event in record.history]
+    history = [_history_entry(position, event, record.reasons) for position, event in record.history]
     return SimpleNamespace(**vars(record.contact), id=record.contact.id, history=history,
                            note=record.note, note_erased=record.note_erased)
 
@@ -235,7 +237,7 @@ def _amendment(contact_id: UUID, receipt: Receipt) -> dict[str, Any]:
     return {"contact_id": contact_id, "position": receipt.position, "recorded_at": receipt.recorded_at}
 
 
-def _history_entry(position: int, event: Any) -> dict[str, Any]:
+def _history_entry(position: int, event: Any, reasons: dict[int, str | None]) -> dict[str, Any]:
     entry = {
         "type": HISTORY_TYPES[type(event)],
         "position": position,
@@ -245,5 +247,5 @@ def _history_entry(position: int, event: Any) -> dict[str, Any]:
     if isinstance(event, Contact.Corrected):
         entry["changes"] = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in event.changes.items()}
     if isinstance(event, (Contact.Corrected, Contact.Retracted)):
-        entry["reason"] = event.reason
+        entry["reason"] = reasons[position]
     return entry

@@ -16,13 +16,14 @@ from events.errors import NotFoundError
 from events.vocabulary import Nature, ProfileKind, Rule, Severity, Verdict
 from logbook import access
 from logbook.access import Action
+from logbook.notes import SealedText, TextKind
 from projections.boundaries import BoundaryView
 from projections.boundary_report import (
     CROSSINGS_CURSOR,
     CrossingStatus,
     ReportKey,
     boundaries_report,
-    crossing_team,
+    crossing_owner,
     get_crossing,
     list_crossings,
 )
@@ -98,7 +99,9 @@ class ReviewSchema(Schema):
     review_id = fields.UUID()
     account_id = fields.String()
     verdict = fields.Enum(Verdict, by_value=True)
-    comment = fields.String()
+    comment = fields.String(allow_none=True, metadata={
+        "description": "Null once the client was erased, or its notes expired, after the review."
+    })
     recorded_at = fields.AwareDateTime(format="iso")
     position = fields.Integer()
 
@@ -161,8 +164,10 @@ def list_boundary_crossings(args: dict[str, Any]) -> Any:
 def get_boundary_crossing(args: dict[str, Any], crossing_id: UUID) -> Any:
     """A crossing with its evidence and reviews (team lead of its team; admin)."""
     view = boundaries(args)
-    access.require_crossing_in_scope(actor(), crossing_team(view, crossing_id))
-    return get_crossing(view, crossing_id) or _no_such_crossing()
+    owner = crossing_owner(view, crossing_id)
+    access.require_crossing_in_scope(actor(), None if owner is None else owner.team_id)
+    crossing = get_crossing(view, crossing_id) or _no_such_crossing()
+    return {**crossing, "reviews": _with_comments(crossing["reviews"])}
 
 
 @blp.route("/crossings/<uuid:crossing_id>/reviews", methods=["POST"])
@@ -171,9 +176,26 @@ def get_boundary_crossing(args: dict[str, Any], crossing_id: UUID) -> Any:
 @blp.response(201, ReviewReceiptSchema)
 def review_crossing(body: dict[str, Any], crossing_id: UUID) -> Any:
     """Record your verdict on a crossing of your team (team lead); the latest verdict sets its status."""
-    team_id = crossing_team(boundaries({}), crossing_id) or _no_such_crossing()
-    receipt = logbook().record_review(actor(), crossing_id=crossing_id, crossing_team_id=team_id, **body)
+    owner = crossing_owner(boundaries({}), crossing_id) or _no_such_crossing()
+    receipt = logbook().record_review(
+        actor(), crossing_id=crossing_id, crossing_team_id=owner.team_id, crossing_client_id=owner.client_id, **body
+    )
     return {"position": receipt.position}
+
+
+def _with_comments(reviews: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The reviews with their comments opened; a comment whose client was erased since is null."""
+    sealed = {
+        review["review_id"]: SealedText(
+            comment.client_id, review["review_id"], TextKind.COMMENT, comment.key_id, comment.sealed
+        )
+        for review in reviews if (comment := review["sealed_comment"]) is not None
+    }
+    opened = logbook().read_comments(sealed.values())
+    return [
+        {**review, "comment": opened[review["review_id"]]} if review["review_id"] in opened else review
+        for review in reviews
+    ]
 
 
 @blp.route("/reports/boundaries", methods=["GET"])

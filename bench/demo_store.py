@@ -34,13 +34,15 @@ from logbook.store import SQLITE_FILE, EventStore
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "bench" / ".cache"
 SECRET_KEY = b"bench-secret-key-bench-secret-key-0123456789"
+MASTER_KEY = b"bench-master-key-wraps-data-keys"
+"""Wraps the clients' data keys, which seal the demo's reasons (32 bytes)."""
 MONTHS = 60
 """The stores span five years, so that clients keep a few conversations each, as in the demo."""
 EVENTS_PER_CONTACT = 1.177
 """Measured on the demo: contacts, their clients, corrections, retractions and follow-ups."""
 PAGE = 1000
 GENERATED = "generated.json"
-SOURCES = ("logbook/demo.py", "logbook/pseudonyms.py", "events")
+SOURCES = ("logbook/demo.py", "logbook/pseudonyms.py", "logbook/notes.py", "events")
 """What the generated events depend on: a change to any of them makes a new store."""
 T = TypeVar("T")
 
@@ -57,7 +59,7 @@ class DemoStore:
     @property
     def settings(self) -> Settings:
         """The store with its read models beside it, in its own folder."""
-        return Settings(data_dir=self.data_dir, database_url=None, secret_key=SECRET_KEY)
+        return Settings(data_dir=self.data_dir, database_url=None, secret_key=SECRET_KEY, master_key=MASTER_KEY)
 
     @property
     def bytes(self) -> int:
@@ -127,7 +129,8 @@ def _wait_for_another_generation(partial: Path, data_dir: Path, quiet_seconds: f
 
 def _generate(data_dir: Path, contacts: int, seed: int, busiest: int) -> None:
     started = time.perf_counter()
-    with closing(Logbook(Settings(data_dir=data_dir, database_url=None, secret_key=SECRET_KEY))) as app:
+    with closing(Logbook(Settings(data_dir=data_dir, database_url=None, secret_key=SECRET_KEY,
+                                  master_key=MASTER_KEY))) as app:
         load_demo(app, seed=seed, contact_count=contacts, echo=lambda m: print(m, file=sys.stderr),
                   months=MONTHS, busiest_client_contacts=busiest, bulk=True)
         events = app.count_events()

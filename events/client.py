@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -15,7 +16,10 @@ class FollowUp:
 
     follow_up_id: UUID
     due: datetime
-    reason: str
+    reason_key_id: UUID | None
+    sealed_reason: str | None
+    reason: str | None
+    """In clear only in follow-ups planned before reasons were sealed."""
     team_id: str
     account_id: str
     completed_at: datetime | None = None
@@ -41,13 +45,25 @@ class Client(Aggregate):
     class FollowUpPlanned(Aggregate.Event):
         follow_up_id: UUID
         due: datetime
-        reason: str
         team_id: str
         account_id: str
+        reason_key_id: UUID | None
+        """The client's data key that sealed the reason."""
+        sealed_reason: str | None
+        """What the follow-up is for, encrypted with that key; never in clear."""
+        reason: str | None = None
+        """Only in follow-ups planned before reasons were sealed (version 1): the reason in clear."""
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["reason_key_id"] = None
+            state["sealed_reason"] = None
 
         def apply(self, client: Client) -> None:
             client.follow_ups[self.follow_up_id] = FollowUp(
-                self.follow_up_id, self.due, self.reason, self.team_id, self.account_id
+                self.follow_up_id, self.due, self.reason_key_id, self.sealed_reason, self.reason, self.team_id,
+                self.account_id,
             )
 
     class FollowUpCompleted(Aggregate.Event):
@@ -112,17 +128,24 @@ class Client(Aggregate):
         *,
         follow_up_id: UUID,
         due: datetime,
-        reason: str,
+        reason_key_id: UUID,
+        sealed_reason: str,
         team_id: str,
         account_id: str,
         now: datetime,
     ) -> None:
+        """Plans a follow-up, its reason sealed by the caller (who calls `check_plannable` before sealing)."""
+        self.check_plannable(due)
+        self.trigger_event(
+            self.FollowUpPlanned, timestamp=now, follow_up_id=follow_up_id, due=due, team_id=team_id,
+            account_id=account_id, reason_key_id=reason_key_id, sealed_reason=sealed_reason,
+        )
+
+    @staticmethod
+    def check_plannable(due: datetime) -> None:
+        """Raises `InvalidInputError` for a due moment without its UTC offset."""
         if due.tzinfo is None:
             raise InvalidInputError("A time needs its UTC offset.", field="due")
-        self.trigger_event(
-            self.FollowUpPlanned, timestamp=now, follow_up_id=follow_up_id, due=due,
-            reason=reason, team_id=team_id, account_id=account_id,
-        )
 
     def complete_follow_up(self, *, follow_up_id: UUID, account_id: str, now: datetime) -> None:
         self._check_follow_up_open(follow_up_id)

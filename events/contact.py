@@ -59,14 +59,32 @@ class Contact(Aggregate):
     class Corrected(Aggregate.Event):
         account_id: str
         changes: dict[str, Any]
-        reason: str
+        reason_key_id: UUID | None
+        """The client's data key that sealed the reason."""
+        sealed_reason: str | None
+        """Why it was corrected, encrypted with that key; never in clear."""
+        reason: str | None = None
+        """Only in corrections recorded before reasons were sealed (version 1): the reason in clear."""
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            _reason_in_clear(state)
 
         def apply(self, contact: Contact) -> None:
             contact._apply_changes(self.changes)
 
     class Retracted(Aggregate.Event):
         account_id: str
-        reason: str
+        reason_key_id: UUID | None
+        sealed_reason: str | None
+        reason: str | None = None
+        """Only in retractions recorded before reasons were sealed (version 1): the reason in clear."""
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            _reason_in_clear(state)
 
         def apply(self, contact: Contact) -> None:
             contact.retracted = True
@@ -165,24 +183,40 @@ class Contact(Aggregate):
         _check_not_in_future(occurred_at, now)
 
     def correct(
-        self, *, changes: dict[str, Any], reason: str, account: Account, now: datetime
+        self, *, changes: dict[str, Any], reason_key_id: UUID, sealed_reason: str, account: Account,
+        now: datetime,
     ) -> None:
-        """Records a correction of some facts of the contact."""
-        self._check_not_retracted()
-        self.check_may_be_amended_by(account)
-        self._check_changes(changes, now)
+        """Records a correction of some facts of the contact, with its reason sealed by the caller."""
+        self.check_correctable(changes=changes, account=account, now=now)
         self.trigger_event(
             self.Corrected, timestamp=now, account_id=account.account_id,
-            changes=dict(changes), reason=reason,
+            changes=dict(changes), reason_key_id=reason_key_id, sealed_reason=sealed_reason,
         )
 
-    def retract(self, *, reason: str, account: Account, now: datetime) -> None:
+    def check_correctable(self, *, changes: dict[str, Any], account: Account, now: datetime) -> None:
+        """Raises unless ``account`` may make these changes now.
+
+        Callers check before they seal the reason with the client's key (irreversible:
+        it may create the key), so that a refused correction leaves nothing.
+        """
+        self.check_amendable(account)
+        self._check_changes(changes, now)
+
+    def retract(self, *, reason_key_id: UUID, sealed_reason: str, account: Account, now: datetime) -> None:
         """Records that the contact should not have been logged; it stays in the history."""
+        self.check_amendable(account)
+        self.trigger_event(
+            self.Retracted, timestamp=now, account_id=account.account_id,
+            reason_key_id=reason_key_id, sealed_reason=sealed_reason,
+        )
+
+    def check_amendable(self, account: Account) -> None:
+        """Raises unless ``account`` may amend the contact: it is not retracted, and theirs or their team's.
+
+        Callers check before they seal a retraction's reason, as before a correction's.
+        """
         self._check_not_retracted()
         self.check_may_be_amended_by(account)
-        self.trigger_event(
-            self.Retracted, timestamp=now, account_id=account.account_id, reason=reason
-        )
 
     def check_may_be_amended_by(self, account: Account) -> None:
         """Raises `NotAuthorError` unless the account wrote the contact or leads its team."""
@@ -211,6 +245,12 @@ class Contact(Aggregate):
     def _apply_changes(self, changes: dict[str, Any]) -> None:
         for key, value in changes.items():
             setattr(self, key, _coerce(key, value))
+
+
+def _reason_in_clear(state: dict[str, Any]) -> None:
+    """Upcasts an amendment recorded before reasons were sealed: it keeps its reason, in clear."""
+    state["reason_key_id"] = None
+    state["sealed_reason"] = None
 
 
 def _coerce(key: str, value: Any) -> Any:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -22,13 +23,32 @@ class Review(Aggregate):
         team_id: str
         account_id: str
         verdict: str
-        comment: str
+        client_id: UUID | None
+        """The crossing's client, whose data key sealed the comment."""
+        comment_key_id: UUID | None
+        sealed_comment: str | None
+        """The team lead's comment, encrypted with that key; never in clear."""
+        comment: str | None = None
+        """Only in reviews recorded before comments were sealed (version 1): the comment in clear."""
+        class_version = 2
 
-    def __init__(self, crossing_id: UUID, team_id: str, account_id: str, verdict: str, comment: str) -> None:
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["client_id"] = None
+            state["comment_key_id"] = None
+            state["sealed_comment"] = None
+
+    def __init__(
+        self, crossing_id: UUID, team_id: str, account_id: str, verdict: str, client_id: UUID | None,
+        comment_key_id: UUID | None, sealed_comment: str | None, comment: str | None = None,
+    ) -> None:
         self.crossing_id = crossing_id
         self.team_id = team_id
         self.account_id = account_id
         self.verdict = Verdict(verdict)
+        self.client_id = client_id
+        self.comment_key_id = comment_key_id
+        self.sealed_comment = sealed_comment
         self.comment = comment
 
     @classmethod
@@ -40,12 +60,14 @@ class Review(Aggregate):
         team_id: str,
         account: Account,
         verdict: Verdict,
-        comment: str,
+        client_id: UUID,
+        comment_key_id: UUID,
+        sealed_comment: str,
         now: datetime,
     ) -> Review:
-        """Records the verdict of a team lead of ``team_id`` on a crossing of that team."""
-        _check_team_lead(account)
-        _check_of_team(account, team_id)
+        """Records the verdict of a team lead of ``team_id`` on a crossing of that team, with the
+        comment sealed by the caller (who calls `check_may_review` before sealing)."""
+        cls.check_may_review(account, team_id)
         return cls._create(
             cls.Recorded,
             id=review_id,
@@ -54,8 +76,16 @@ class Review(Aggregate):
             team_id=team_id,
             account_id=account.account_id,
             verdict=Verdict(verdict).value,
-            comment=comment,
+            client_id=client_id,
+            comment_key_id=comment_key_id,
+            sealed_comment=sealed_comment,
         )
+
+    @staticmethod
+    def check_may_review(account: Account, team_id: str) -> None:
+        """Raises unless the account is a team lead of ``team_id``."""
+        _check_team_lead(account)
+        _check_of_team(account, team_id)
 
 
 def _check_team_lead(account: Account) -> None:

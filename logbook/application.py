@@ -37,7 +37,7 @@ from logbook.account_cache import SIGNAL_FILE, AccountCache, ChangeSignal
 from logbook.config import Settings
 from logbook.group_commit import GroupCommit
 from logbook.keys import KeyStore, key_store_path
-from logbook.notes import Notes, SealedNote
+from logbook.notes import Notes, SealedNote, SealedText, TextKind
 from logbook.pseudonyms import client_id_for
 from logbook.store import EventStore, count_stored_events, events_with_positions
 from logbook.tokens import new_token, token_digest, token_id, token_lifetime
@@ -102,6 +102,8 @@ class ContactRecord:
     """In clear only for the team that wrote it, and only while the client's key exists."""
     note_erased: bool
     """The client was erased, or its notes expired, after this contact was logged."""
+    reasons: dict[int, str | None]
+    """The reason of each correction and retraction, by position; None once the client's key is destroyed."""
 
 
 def utc_now() -> datetime:
@@ -373,24 +375,40 @@ class Logbook(EventStore):
         self._check_contact_in_scope(actor, contact)
         note_erased = self._shredded_after(contact.client_id, history[0][0])
         note = None if note_erased else self._readable_note(actor, contact)
-        return ContactRecord(contact, history, note, note_erased)
+        reasons = {
+            position: self._reason_of(contact, event) for position, event in history
+            if isinstance(event, (Contact.Corrected, Contact.Retracted))
+        }
+        return ContactRecord(contact, history, note, note_erased, reasons)
 
     def correct_contact(
         self, actor: Account, contact_id: UUID, changes: dict[str, Any], reason: str
     ) -> Receipt:
         """Records a correction of a contact by its author or a team lead of its team."""
         access.require(actor, Action.AMEND_CONTACT)
-        return self._amend_contact(
-            actor, contact_id,
-            lambda contact, now: contact.correct(changes=changes, reason=reason, account=actor, now=now),
-        )
+
+        def correct(contact: Contact, now: datetime) -> None:
+            contact.check_correctable(changes=changes, account=actor, now=now)
+            sealed = self.notes.seal_text(contact.client_id, contact.id, TextKind.REASON, reason)
+            contact.correct(changes=changes, reason_key_id=sealed.key_id, sealed_reason=sealed.sealed,
+                            account=actor, now=now)
+        return self._amend_contact(actor, contact_id, correct)
 
     def retract_contact(self, actor: Account, contact_id: UUID, reason: str) -> Receipt:
         """Records that a contact should not have been logged; it stays in the history."""
         access.require(actor, Action.AMEND_CONTACT)
-        return self._amend_contact(
-            actor, contact_id,
-            lambda contact, now: contact.retract(reason=reason, account=actor, now=now),
+
+        def retract(contact: Contact, now: datetime) -> None:
+            contact.check_amendable(actor)
+            sealed = self.notes.seal_text(contact.client_id, contact.id, TextKind.REASON, reason)
+            contact.retract(reason_key_id=sealed.key_id, sealed_reason=sealed.sealed, account=actor, now=now)
+        return self._amend_contact(actor, contact_id, retract)
+
+    def _reason_of(self, contact: Contact, event: Contact.Corrected | Contact.Retracted) -> str | None:
+        if event.sealed_reason is None or event.reason_key_id is None:
+            return event.reason  # recorded before reasons were sealed
+        return self.notes.open_text(
+            SealedText(contact.client_id, contact.id, TextKind.REASON, event.reason_key_id, event.sealed_reason)
         )
 
     # Notes.
@@ -483,9 +501,11 @@ class Logbook(EventStore):
         def attempt() -> Receipt:
             client = self._client_in_scope(actor, client_id)
             now = self.clock()
+            client.check_plannable(due)
+            sealed = self.notes.seal_text(client_id, follow_up_id, TextKind.REASON, reason)
             client.plan_follow_up(
-                follow_up_id=follow_up_id, due=due, reason=reason, team_id=actor.team_id or "",
-                account_id=actor.account_id, now=now,
+                follow_up_id=follow_up_id, due=due, reason_key_id=sealed.key_id, sealed_reason=sealed.sealed,
+                team_id=actor.team_id or "", account_id=actor.account_id, now=now,
             )
             return Receipt(self.save(client)[-1].notification.id, now)
         return follow_up_id, _retrying(attempt)
@@ -695,16 +715,26 @@ class Logbook(EventStore):
         return self.policies()
 
     def record_review(
-        self, actor: Account, *, crossing_id: UUID, crossing_team_id: str, verdict: Verdict, comment: str
+        self, actor: Account, *, crossing_id: UUID, crossing_team_id: str, crossing_client_id: UUID,
+        verdict: Verdict, comment: str,
     ) -> Receipt:
-        """Records a team lead's verdict on a boundary crossing of their own team."""
+        """Records a team lead's verdict on a boundary crossing of their own team; the comment is sealed
+        with the crossing's client's key."""
         access.require(actor, Action.REVIEW_CROSSING)
+        Review.check_may_review(actor, crossing_team_id)
+        review_id = uuid4()
+        sealed = self.notes.seal_text(crossing_client_id, review_id, TextKind.COMMENT, comment)
         now = self.clock()
         review = Review.record(
-            review_id=uuid4(), crossing_id=crossing_id, team_id=crossing_team_id, account=actor,
-            verdict=verdict, comment=comment, now=now,
+            review_id=review_id, crossing_id=crossing_id, team_id=crossing_team_id, account=actor,
+            verdict=verdict, client_id=crossing_client_id, comment_key_id=sealed.key_id,
+            sealed_comment=sealed.sealed, now=now,
         )
         return Receipt(self.save(review)[-1].notification.id, now)
+
+    def read_comments(self, comments: Iterable[SealedText]) -> dict[UUID, str | None]:
+        """The comments of reviews in clear, by review id; None once the client's key is destroyed."""
+        return {comment.subject_id: self.notes.open_text(comment) for comment in comments}
 
     def _policies_log(self) -> EventSourcedLog[PolicyListed]:
         return EventSourcedLog(self.events, POLICIES_LOG_ID, PolicyListed)

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from events import Client, Contact
 from events.vocabulary import Channel, Direction, Function, Nature, ProfileKind, Role, Service
 from logbook.application import ContactDraft, Logbook
+from logbook.notes import TextKind
 from logbook.pseudonyms import client_id_for
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
@@ -438,18 +439,24 @@ class ManyPerSave:
 
     def correct(self, account_id: str, contact_id: UUID, changes: dict[str, Any], reason: str, at: datetime) -> None:
         contact = self._unsaved_contacts[contact_id]
-        contact.correct(changes=changes, reason=reason, account=self.app.account(account_id), now=at)
+        sealed = self.app.notes.seal_text(contact.client_id, contact_id, TextKind.REASON, reason)
+        contact.correct(changes=changes, reason_key_id=sealed.key_id, sealed_reason=sealed.sealed,
+                        account=self.app.account(account_id), now=at)
         self._collect(contact)
 
     def retract(self, account_id: str, contact_id: UUID, reason: str, at: datetime) -> None:
         contact = self._unsaved_contacts[contact_id]
-        contact.retract(reason=reason, account=self.app.account(account_id), now=at)
+        sealed = self.app.notes.seal_text(contact.client_id, contact_id, TextKind.REASON, reason)
+        contact.retract(reason_key_id=sealed.key_id, sealed_reason=sealed.sealed,
+                        account=self.app.account(account_id), now=at)
         self._collect(contact)
 
     def plan_follow_up(self, account_id: str, client_id: UUID, due: datetime, follow_up_id: UUID, at: datetime) -> None:
         account, client = self.app.account(account_id), self._clients[client_id]
-        client.plan_follow_up(follow_up_id=follow_up_id, due=due, reason=FOLLOW_UP_REASON,
-                              team_id=account.team_id or "", account_id=account_id, now=at)
+        sealed = self.app.notes.seal_text(client_id, follow_up_id, TextKind.REASON, FOLLOW_UP_REASON)
+        client.plan_follow_up(follow_up_id=follow_up_id, due=due, reason_key_id=sealed.key_id,
+                              sealed_reason=sealed.sealed, team_id=account.team_id or "", account_id=account_id,
+                              now=at)
         self._collect(client)
 
     def complete_follow_up(self, account_id: str, client_id: UUID, follow_up_id: UUID, at: datetime) -> None:

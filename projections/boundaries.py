@@ -25,7 +25,7 @@ from events.review import Review
 from projections.base import PagedProjection, View
 from projections.crossings import WINDOW_RULES, ClientFile, Crossing, Fact, Judge
 from projections.sql import Cursor, upsert
-from projections.storage import key, moment_of, moment_text
+from projections.storage import key, moment_of, moment_text, optional_key
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 BEGINNING = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -44,6 +44,8 @@ CROSSING_COLUMNS = (
 class BoundaryView(View):
     """Crossings, reviews and judged contacts, with the queries team leads and the report make."""
 
+    schema_version = 2
+    """2: reviews hold their comments sealed, with the client whose key sealed them."""
     deferred_indexes: ClassVar[tuple[str, ...]] = (
         "CREATE INDEX IF NOT EXISTS judged_contacts_by_client ON judged_contacts (client_id)",
         "CREATE INDEX IF NOT EXISTS judged_contacts_by_time ON judged_contacts (occurred_at)",
@@ -73,8 +75,8 @@ class BoundaryView(View):
         "contact_ids TEXT NOT NULL, started_at TEXT NOT NULL, month TEXT NOT NULL, ended_at TEXT NOT NULL, "
         "detected_at TEXT NOT NULL, found INTEGER NOT NULL, verdict TEXT)",
         "CREATE TABLE IF NOT EXISTS reviews (review_id TEXT PRIMARY KEY, crossing_id TEXT NOT NULL, "
-        "team_id TEXT NOT NULL, account_id TEXT NOT NULL, verdict TEXT NOT NULL, comment TEXT NOT NULL, "
-        "recorded_at TEXT NOT NULL, position INTEGER NOT NULL)",
+        "team_id TEXT NOT NULL, account_id TEXT NOT NULL, verdict TEXT NOT NULL, client_id TEXT, "
+        "comment_key_id TEXT, sealed_comment TEXT, comment TEXT, recorded_at TEXT NOT NULL, position INTEGER NOT NULL)",
         "CREATE TABLE IF NOT EXISTS judge_clock (id INTEGER PRIMARY KEY CHECK (id = 1), now TEXT NOT NULL)",
         *deferred_indexes,
     )
@@ -243,7 +245,8 @@ class Boundaries(PagedProjection[BoundaryView]):
     def _review_recorded(self, event: Review.Recorded, position: int) -> None:
         self._new_reviews.append((
             key(event.originator_id), key(event.crossing_id), event.team_id, event.account_id, event.verdict,
-            event.comment, moment_text(event.timestamp), position,
+            optional_key(event.client_id), optional_key(event.comment_key_id), event.sealed_comment, event.comment,
+            moment_text(event.timestamp), position,
         ))
         client_id = self._crossing_client.get(event.crossing_id) or self.view.client_of_crossing(event.crossing_id)
         if client_id is not None:
@@ -301,7 +304,7 @@ class Boundaries(PagedProjection[BoundaryView]):
         cursor.executemany(
             _UPSERT_CROSSING, [self._crossing_row(crossing) for crossing in self.judge.changed_crossings.values()]
         )
-        cursor.executemany("INSERT INTO reviews VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        cursor.executemany("INSERT INTO reviews VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                            self._new_reviews)
         cursor.execute(_UPSERT_JUDGE_CLOCK, (1, moment_text(self.judge.now)))
         for crossing in self.judge.changed_crossings.values():

@@ -67,6 +67,15 @@ CROSSINGS_CURSOR = (MOMENT_PART, ID_PART)
 
 
 @dataclass(frozen=True)
+class SealedComment:
+    """A review's comment as the view holds it: only the application, with the client's key, opens it."""
+
+    client_id: UUID
+    key_id: UUID
+    sealed: str
+
+
+@dataclass(frozen=True)
 class CrossingPage:
     items: list[dict[str, Any]]
     next_cursor: str | None
@@ -119,7 +128,8 @@ def get_crossing(view: BoundaryView, crossing_id: UUID) -> dict[str, Any] | None
         )
         evidence = [_evidence(contact) for contact in sql.fetchall()]
         sql.execute(
-            "SELECT review_id, account_id, verdict, comment, recorded_at, position FROM reviews "
+            "SELECT review_id, account_id, verdict, client_id, comment_key_id, sealed_comment, comment, recorded_at, "
+            "position FROM reviews "
             "WHERE crossing_id = ? ORDER BY position",
             (key(crossing_id),),
         )
@@ -127,12 +137,20 @@ def get_crossing(view: BoundaryView, crossing_id: UUID) -> dict[str, Any] | None
     return {**_crossing(row), "evidence": evidence, "reviews": reviews}
 
 
-def crossing_team(view: BoundaryView, crossing_id: UUID) -> str | None:
-    """The team a crossing belongs to, for the access check; None for an unknown crossing."""
+@dataclass(frozen=True)
+class CrossingOwner:
+    """Whose a crossing is: the team, for the access check, and the client, whose key seals its reviews."""
+
+    team_id: str
+    client_id: UUID
+
+
+def crossing_owner(view: BoundaryView, crossing_id: UUID) -> CrossingOwner | None:
+    """None for an unknown crossing."""
     with view.reading() as sql:
-        sql.execute("SELECT team_id FROM crossings WHERE crossing_id = ?", (key(crossing_id),))
+        sql.execute("SELECT team_id, client_id FROM crossings WHERE crossing_id = ?", (key(crossing_id),))
         row = sql.fetchone()
-    return None if row is None else str(row["team_id"])
+    return None if row is None else CrossingOwner(str(row["team_id"]), UUID(row["client_id"]))
 
 
 def _crossing(row: Any) -> dict[str, Any]:
@@ -171,6 +189,9 @@ def _review(row: Any) -> dict[str, Any]:
         "account_id": row["account_id"],
         "verdict": Verdict(row["verdict"]),
         "comment": row["comment"],
+        "sealed_comment": None if row["sealed_comment"] is None else SealedComment(
+            UUID(row["client_id"]), UUID(row["comment_key_id"]), row["sealed_comment"]
+        ),
         "recorded_at": moment_of(row["recorded_at"]),
         "position": row["position"],
     }

@@ -49,6 +49,10 @@ def key(value: UUID) -> str:
     return value.hex
 
 
+def optional_key(value: UUID | None) -> str | None:
+    return None if value is None else value.hex
+
+
 class InvalidCursorError(ValueError):
     """Raised when a cursor is not one that this list gave out."""
 

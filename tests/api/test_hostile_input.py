@@ -28,6 +28,7 @@ import pytest
 import api.read_models
 from api.guard import MAX_BODY_BYTES
 from logbook.access import ALLOWED_ROLES
+from logbook.notes import SealedText, TextKind
 from projections.storage import encode_cursor
 from tests.stores import count_stored_events
 
@@ -458,7 +459,10 @@ def follow_up_reason() -> TextField:
         return w.follow_up("ann", w.resources["client_id"], reason=text)
 
     def read_back(w: Any, arranged: dict[str, Any], response: Any) -> list[Any]:
-        return [event_at(w, response.get_json()["position"]).reason]  # shown nowhere: as stored
+        planned = event_at(w, response.get_json()["position"])  # shown nowhere: as stored, sealed
+        sealed = SealedText(planned.originator_id, planned.follow_up_id, TextKind.REASON, planned.reason_key_id,
+                            planned.sealed_reason)
+        return [w.app.extensions["logbook"].get().notes.open_text(sealed)]
 
     return TextField("reason", write, read_back)
 

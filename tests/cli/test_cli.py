@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
-from events import Client, Contact
 from logbook.application import Logbook
 from logbook.cli import main
 from logbook.config import Settings
 from logbook.tokens import TOKEN_PREFIX
+from tests.sealed_text import contact_and_client_events
 
 SECRET = "s" * 40
 
@@ -77,14 +79,10 @@ def test_a_short_secret_key_is_refused_before_anything_is_written(tmp_path: Path
     assert not (tmp_path / "store").exists()
 
 
-def _contact_and_client_events(data_dir: Path) -> list[tuple[str, int, str, bytes]]:
-    app = Logbook(Settings.from_environ({"LOGBOOK_DATA_DIR": str(data_dir), "LOGBOOK_SECRET_KEY": SECRET}))
-    kept = (f"{Contact.__module__}:", f"{Client.__module__}:")
-    return [
-        (str(n.originator_id), n.originator_version, n.topic, n.state)
-        for n in app.recorder.select_notifications(start=1, limit=100_000)
-        if n.topic.startswith(kept)
-    ]
+def _contact_and_client_events(data_dir: Path) -> list[tuple[Any, ...]]:
+    with closing(Logbook(Settings.from_environ({"LOGBOOK_DATA_DIR": str(data_dir),
+                                                "LOGBOOK_SECRET_KEY": SECRET}))) as app:
+        return contact_and_client_events(app)
 
 
 def test_demo_is_deterministic_and_loads_once(tmp_path: Path) -> None:

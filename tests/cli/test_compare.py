@@ -25,7 +25,7 @@ def run(data_dir: Path, *args: str) -> tuple[int, str, str]:
 
 
 def settings_for(data_dir: Path) -> Settings:
-    return Settings(data_dir=data_dir, database_url=None, secret_key=SECRET.encode())
+    return Settings(data_dir=data_dir, database_url=None, secret_key=SECRET.encode(), master_key=b"m" * 32)
 
 
 @pytest.fixture(scope="module")

@@ -16,20 +16,20 @@ from typing import Any
 
 import pytest
 
-from events import Client, Contact
 from logbook import read_models
 from logbook.application import Logbook
 from logbook.config import Settings
 from logbook.demo import load_demo
 from projections.boundaries import BoundaryView
 from projections.boundary_report import boundaries_report
+from tests.sealed_text import contact_and_client_events
 
 SEED, CONTACTS = 2019, 3000
 """What `logbook demo` loads by default."""
 
 
 def settings_for(data_dir: Path) -> Settings:
-    return Settings(data_dir=data_dir, database_url=None, secret_key=b"s" * 40)
+    return Settings(data_dir=data_dir, database_url=None, secret_key=b"s" * 40, master_key=b"m" * 32)
 
 
 @pytest.fixture(scope="module")
@@ -121,12 +121,3 @@ def test_the_bulk_demo_writes_the_events_the_commands_write(tmp_path: Path) -> N
 
     assert len(stores[False]) > 400
     assert stores[True] == stores[False]
-
-
-def contact_and_client_events(app: Logbook) -> list[tuple[Any, ...]]:
-    """Each contact and client event with its position; the directory's lists carry the wall clock."""
-    kept = (f"{Contact.__module__}:", f"{Client.__module__}:")
-    return [
-        (n.id, n.originator_id, n.originator_version, n.topic, n.state)
-        for n in app.recorder.select_notifications(start=1, limit=100_000) if n.topic.startswith(kept)
-    ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -14,14 +14,18 @@ NOW = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
 LATER = NOW + timedelta(days=2)
 
 
+SEALING_KEY_ID = UUID(int=7)
+
+
 def a_client() -> Client:
     return Client.register(client_id=uuid4(), organisation="caw-nwvl", team_id="jac-oostende", now=NOW)
 
 
 def plan(client: Client, due: datetime = NOW + timedelta(days=7)):
     follow_up_id = uuid4()
-    client.plan_follow_up(follow_up_id=follow_up_id, due=due, reason="Ask about the exam.",
-                          team_id="jac-oostende", account_id="ann", now=NOW)
+    client.plan_follow_up(follow_up_id=follow_up_id, due=due, reason_key_id=SEALING_KEY_ID,
+                          sealed_reason="sealed(Ask about the exam.)", team_id="jac-oostende", account_id="ann",
+                          now=NOW)
     return follow_up_id
 
 
@@ -50,8 +54,10 @@ def test_a_planned_follow_up_is_open():
     follow_up_id = plan(client)
 
     follow_up = client.follow_ups[follow_up_id]
-    assert (follow_up.due, follow_up.reason, follow_up.team_id, follow_up.account_id) == (
-        NOW + timedelta(days=7), "Ask about the exam.", "jac-oostende", "ann")
+    assert (follow_up.due, follow_up.team_id, follow_up.account_id) == (NOW + timedelta(days=7), "jac-oostende", "ann")
+    [planned] = [event for event in client.collect_events() if isinstance(event, Client.FollowUpPlanned)]
+    assert (planned.reason_key_id, planned.sealed_reason, planned.reason) == (
+        SEALING_KEY_ID, "sealed(Ask about the exam.)", None)
     assert follow_up.completed_at is None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -21,6 +21,13 @@ from events.vocabulary import Channel, Direction, Function, Nature, ProfileKind,
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
 AN_HOUR_AGO = NOW - timedelta(hours=1)
+
+SEALING_KEY_ID = UUID(int=7)
+
+
+def sealed(reason: str) -> dict[str, Any]:
+    """A reason as the application hands it to the domain: sealed text under a key id, opaque here."""
+    return {"reason_key_id": SEALING_KEY_ID, "sealed_reason": f"sealed({reason})"}
 
 
 def an_account(account_id: str = "ann", role: Role = Role.WORKER, team_id: str = "jac-oostende",
@@ -128,19 +135,21 @@ def test_a_correction_applies_its_changes_and_keeps_the_rest():
                "occurred_at": NOW - timedelta(hours=3), "thread": None, "message_count": 9,
                "duration_minutes": 20, "topics": ["housing", "money"]}
 
-    contact.correct(changes=changes, reason="It became help.", account=an_account(), now=NOW)
+    contact.correct(changes=changes, **sealed("It became help."), account=an_account(), now=NOW)
 
     assert {name: getattr(contact, name) for name in changes} == changes
     assert (contact.profile_id, contact.account_id, contact.retracted) == ("ann-messenger", "ann", False)
     corrected = contact.collect_events()[-1]
     assert isinstance(corrected, Contact.Corrected)
-    assert (corrected.changes, corrected.reason, corrected.account_id) == (changes, "It became help.", "ann")
+    assert (corrected.changes, corrected.reason_key_id, corrected.sealed_reason, corrected.reason) == (
+        changes, SEALING_KEY_ID, "sealed(It became help.)", None)
+    assert corrected.account_id == "ann"
 
 
 def test_a_correction_of_some_fields_leaves_the_others_as_logged():
     contact = a_contact(thread="exam", topics=["school"], message_count=2)
 
-    contact.correct(changes={"nature": Nature.REFERRAL_SAFE_CHAT}, reason="Referred.", account=an_account(),
+    contact.correct(changes={"nature": Nature.REFERRAL_SAFE_CHAT}, **sealed("Referred."), account=an_account(),
                     now=NOW)
 
     assert contact.nature is Nature.REFERRAL_SAFE_CHAT
@@ -152,7 +161,7 @@ def test_a_team_lead_of_the_contacts_team_may_correct_it():
     contact = a_contact()
     lena = an_account("lena", role=Role.TEAM_LEAD)
 
-    contact.correct(changes={"nature": Nature.HELP_CONVERSATION}, reason="Boundary review.", account=lena, now=NOW)
+    contact.correct(changes={"nature": Nature.HELP_CONVERSATION}, **sealed("Boundary review."), account=lena, now=NOW)
 
     assert contact.nature is Nature.HELP_CONVERSATION
     assert contact.collect_events()[-1].account_id == "lena"
@@ -166,9 +175,9 @@ def test_only_the_author_or_a_team_lead_of_the_team_may_amend_a_contact(someone)
     contact = a_contact()
 
     with pytest.raises(NotAuthorError):
-        contact.correct(changes={"nature": Nature.INFORMATION}, reason="Hm.", account=someone, now=NOW)
+        contact.correct(changes={"nature": Nature.INFORMATION}, **sealed("Hm."), account=someone, now=NOW)
     with pytest.raises(NotAuthorError):
-        contact.retract(reason="Hm.", account=someone, now=NOW)
+        contact.retract(**sealed("Hm."), account=someone, now=NOW)
 
     assert contact.version == 1 and not contact.retracted
 
@@ -179,7 +188,7 @@ def test_a_correction_of_a_field_that_cannot_be_corrected_is_refused(field_name)
     contact = a_contact()
 
     with pytest.raises(InvalidCorrectionError) as refused:
-        contact.correct(changes={"nature": Nature.INFORMATION, field_name: "x"}, reason="Fix.",
+        contact.correct(changes={"nature": Nature.INFORMATION, field_name: "x"}, **sealed("Fix."),
                         account=an_account(), now=NOW)
 
     assert refused.value.field == "changes"
@@ -190,7 +199,7 @@ def test_a_correction_that_changes_nothing_is_refused():
     contact = a_contact()
 
     with pytest.raises(InvalidCorrectionError):
-        contact.correct(changes={}, reason="Nothing.", account=an_account(), now=NOW)
+        contact.correct(changes={}, **sealed("Nothing."), account=an_account(), now=NOW)
 
     assert contact.version == 1
 
@@ -199,7 +208,7 @@ def test_a_correction_into_the_future_is_refused():
     contact = a_contact()
 
     with pytest.raises(ContactInFutureError) as refused:
-        contact.correct(changes={"occurred_at": NOW + timedelta(minutes=6)}, reason="Oops.",
+        contact.correct(changes={"occurred_at": NOW + timedelta(minutes=6)}, **sealed("Oops."),
                         account=an_account(), now=NOW)
 
     assert refused.value.field == "changes.occurred_at"
@@ -209,30 +218,31 @@ def test_a_correction_into_the_future_is_refused():
 def test_a_retraction_marks_the_contact_and_keeps_its_facts():
     contact = a_contact()
 
-    contact.retract(reason="Wrong client.", account=an_account(), now=NOW)
+    contact.retract(**sealed("Wrong client."), account=an_account(), now=NOW)
 
     assert contact.retracted is True
     assert contact.nature is Nature.HELP_QUESTION
     retracted = contact.collect_events()[-1]
     assert isinstance(retracted, Contact.Retracted)
-    assert (retracted.reason, retracted.account_id, retracted.timestamp) == ("Wrong client.", "ann", NOW)
+    assert (retracted.sealed_reason, retracted.reason, retracted.account_id, retracted.timestamp) == (
+        "sealed(Wrong client.)", None, "ann", NOW)
 
 
 def test_a_retracted_contact_cannot_be_corrected():
     contact = a_contact()
-    contact.retract(reason="Wrong client.", account=an_account(), now=NOW)
+    contact.retract(**sealed("Wrong client."), account=an_account(), now=NOW)
 
     with pytest.raises(ContactRetractedError):
-        contact.correct(changes={"nature": Nature.INFORMATION}, reason="Fix.", account=an_account(), now=NOW)
+        contact.correct(changes={"nature": Nature.INFORMATION}, **sealed("Fix."), account=an_account(), now=NOW)
 
     assert contact.version == 2 and contact.nature is Nature.HELP_QUESTION
 
 
 def test_a_retracted_contact_cannot_be_retracted_again():
     contact = a_contact()
-    contact.retract(reason="Wrong client.", account=an_account(), now=NOW)
+    contact.retract(**sealed("Wrong client."), account=an_account(), now=NOW)
 
     with pytest.raises(ContactRetractedError):
-        contact.retract(reason="Again.", account=an_account(), now=NOW)
+        contact.retract(**sealed("Again."), account=an_account(), now=NOW)
 
     assert contact.version == 2

@@ -5,17 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, Mapper, UUIDAsHex
+from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, Mapper, StoredEvent, UUIDAsHex
 
-from events import AccessToken, Account, Client, Contact, Profile, Team
+from events import AccessToken, Account, Client, Contact, Profile, Review, Team
 from events.vocabulary import Channel, Direction, Function, Nature, ProfileKind, Role, Service
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
 LATER = NOW + timedelta(hours=2)
+SEALING_KEY_ID = UUID(int=7)
 
 
 def the_stores_mapper() -> Mapper:
@@ -52,8 +53,8 @@ def a_corrected_and_retracted_contact() -> Aggregate:
                           thread="exam", message_count=3, duration_minutes=5, topics=["school"], now=NOW)
     contact.correct(changes={"nature": Nature.HELP_CONVERSATION, "occurred_at": NOW - timedelta(hours=1),
                              "direction": Direction.OUTBOUND, "topics": ["school", "stress"], "thread": None},
-                    reason="It became help.", account=bob, now=LATER)
-    contact.retract(reason="Wrong client.", account=bob, now=LATER)
+                    reason_key_id=SEALING_KEY_ID, sealed_reason="sealed(It became help.)", account=bob, now=LATER)
+    contact.retract(reason_key_id=SEALING_KEY_ID, sealed_reason="sealed(Wrong client.)", account=bob, now=LATER)
     return contact
 
 
@@ -62,8 +63,8 @@ def a_client_with_follow_ups() -> Aggregate:
     client.meet(team_id="jac-brugge", now=NOW)
     done, open_ = uuid4(), uuid4()
     for follow_up_id in (done, open_):
-        client.plan_follow_up(follow_up_id=follow_up_id, due=LATER, reason="Call back.", team_id="jac-brugge",
-                              account_id="carl", now=NOW)
+        client.plan_follow_up(follow_up_id=follow_up_id, due=LATER, reason_key_id=SEALING_KEY_ID,
+                              sealed_reason="sealed(Call back.)", team_id="jac-brugge", account_id="carl", now=NOW)
     client.complete_follow_up(follow_up_id=done, account_id="carl", now=LATER)
     return client
 
@@ -102,3 +103,31 @@ def test_a_rebuilt_contact_has_its_vocabulary_back():
     assert rebuilt.channel is Channel.WHATSAPP
     assert rebuilt.occurred_at == NOW - timedelta(hours=1)
     assert (rebuilt.topics, rebuilt.thread, rebuilt.retracted) == (["school", "stress"], None, True)
+
+
+# Events recorded before free text was sealed (version 1) hold it in clear, and still decode.
+
+V1_STATES = {
+    Contact.Corrected: {"account_id": "bob", "changes": {"nature": "help_conversation"}, "reason": "It became help."},
+    Contact.Retracted: {"account_id": "bob", "reason": "Wrong client."},
+    Client.FollowUpPlanned: {"follow_up_id": {"_type_": "uuid_hex", "_data_": "0" * 31 + "1"},
+                             "due": {"_type_": "datetime_iso", "_data_": LATER.isoformat()}, "reason": "Call back.",
+                             "team_id": "jac-brugge", "account_id": "carl"},
+    Review.Recorded: {"crossing_id": {"_type_": "uuid_hex", "_data_": "0" * 31 + "2"}, "team_id": "jac-oostende",
+                      "account_id": "lena", "verdict": "acceptable", "comment": "Fine this once.",
+                      "originator_topic": "events.review:Review"},
+}
+
+
+@pytest.mark.parametrize("event_class", list(V1_STATES), ids=lambda cls: cls.__qualname__)
+def test_an_event_of_version_1_keeps_its_text_in_clear_and_has_nothing_sealed(event_class: type):
+    state = {"timestamp": {"_type_": "datetime_iso", "_data_": NOW.isoformat()}, **V1_STATES[event_class]}
+    stored = StoredEvent(originator_id=uuid4(), originator_version=2, topic=f"{event_class.__module__}:"
+                         f"{event_class.__qualname__}", state=the_stores_mapper().transcoder.encode(state))
+
+    event = the_stores_mapper().to_domain_event(stored)
+
+    clear = "comment" if event_class is Review.Recorded else "reason"
+    sealed = {name: getattr(event, name) for name in vars(event) if name.startswith("sealed_") or name.endswith("key_id")}
+    assert getattr(event, clear) == V1_STATES[event_class][clear]
+    assert sealed and set(sealed.values()) == {None}

@@ -12,13 +12,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 
 from events import Account
+from events.client import FollowUp
 from events.vocabulary import Channel, Direction, Function, Nature, ProfileKind, Role, Service
 from logbook.application import ContactDraft, Logbook
 from logbook.config import Settings
+from logbook.notes import SealedText, TextKind
 
 
 class Clock:
@@ -105,3 +108,9 @@ def world(logbook: Logbook, clock: Clock) -> World:
     logbook.register_profile(profile_id="jac-oostende-whatsapp", channel=Channel.WHATSAPP, kind=ProfileKind.SHARED,
                              team_id="jac-oostende", users=["ann", "bob", "lena"])
     return World(logbook, clock, **accounts)
+
+def reason_of(logbook: Any, client_id: UUID, follow_up: FollowUp) -> str | None:
+    """A follow-up's reason, opened with the client's key: the event holds it sealed, bound to the follow-up."""
+    assert follow_up.reason is None and follow_up.sealed_reason and follow_up.reason_key_id
+    return logbook.notes.open_text(SealedText(client_id, follow_up.follow_up_id, TextKind.REASON,
+                                              follow_up.reason_key_id, follow_up.sealed_reason))

@@ -43,7 +43,7 @@ class Demo:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("demo"), database_url=None, secret_key=b"s" * 40)
+    settings = Settings(data_dir=tmp_path_factory.mktemp("demo"), database_url=None, secret_key=b"s" * 40, master_key=b"m" * 32)
     with closing(Logbook(settings)) as app:
         load_demo(app, seed=SEED, contact_count=CONTACTS, echo=lambda message: None, bulk=True)
         with closing(read_models.projector(settings, lambda: datetime(2026, 12, 1, tzinfo=timezone.utc))) as projector:

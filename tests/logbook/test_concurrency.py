@@ -13,6 +13,7 @@ from uuid import uuid4
 
 from events import Client
 from events.vocabulary import Nature
+from tests.logbook.conftest import reason_of
 
 WORKERS = 6
 
@@ -55,7 +56,7 @@ def test_follow_ups_planned_at_once_from_several_processes_are_all_kept(world, o
     assert isinstance(client, Client)
     assert set(client.follow_ups) == {follow_up_id for follow_up_id, _ in planned}
     assert len(client.follow_ups) == 3 * WORKERS
-    assert sorted(f.reason for f in client.follow_ups.values()) == sorted(
+    assert sorted(reason_of(world.logbook, met.client_id, f) for f in client.follow_ups.values()) == sorted(
         f"Follow-up {n}.{k}" for n in range(WORKERS) for k in range(3))
     positions = [receipt.position for _, receipt in planned]
     assert len(set(positions)) == len(positions)

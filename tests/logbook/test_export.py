@@ -144,15 +144,16 @@ class Operational:
         self.log(self.dora, "dora-op-messenger", "yusuf-ref-31", T0 + timedelta(days=2),
                  nature=Nature.HELP_CONVERSATION, thread="thread-mila-private")
         project(self.logbook, self.clock)
-        for crossing_id in self._crossings():
+        for crossing_id, client_id in self._crossings():
             self.logbook.record_review(self.kim, crossing_id=crossing_id, crossing_team_id="jac-kort",
-                                       verdict=Verdict.ACCEPTABLE, comment="Comment-Secret-Text")
+                                       crossing_client_id=client_id, verdict=Verdict.ACCEPTABLE,
+                                       comment="Comment-Secret-Text")
         project(self.logbook, self.clock)
 
-    def _crossings(self) -> list[UUID]:
+    def _crossings(self) -> list[tuple[UUID, UUID]]:
         with closing(read_models.open_view(self.logbook.settings, "boundaries")) as view, view.reading() as cursor:
-            cursor.execute("SELECT crossing_id FROM crossings ORDER BY crossing_id")
-            return [UUID(row[0]) for row in cursor.fetchall()]
+            cursor.execute("SELECT crossing_id, client_id FROM crossings ORDER BY crossing_id")
+            return [(UUID(row[0]), UUID(row[1])) for row in cursor.fetchall()]
 
     def secrets(self) -> set[str]:
         """Every operational id in the store (hex and dashed), every account, profile and thread name, ref and text."""

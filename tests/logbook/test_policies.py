@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 from uuid import uuid4
 
 import pytest
+from cryptography.exceptions import InvalidTag
 
 from events import Review
 from events.errors import AlreadyExistsError, InvalidInputError, NotFoundError, RoleNotAllowedError
 from events.policy import SECTOR_AGREEMENT_2019
 from events.vocabulary import Rule, Severity, Verdict
+from logbook.notes import SealedText, TextKind
 from logbook.store import events_with_positions
+
+CLIENT_ID = uuid4()
 
 
 def body(version: str, effective_from: str = "2027-01-01T00:00:00+01:00", **more: Any) -> dict[str, Any]:
@@ -91,7 +96,7 @@ def test_a_team_leads_review_is_recorded_with_its_position(world):
     crossing_id = uuid4()
     world.clock.advance(timedelta(days=1))
 
-    receipt = world.logbook.record_review(world.lena, crossing_id=crossing_id, crossing_team_id="jac-oostende",
+    receipt = world.logbook.record_review(world.lena, crossing_id=crossing_id, crossing_team_id="jac-oostende", crossing_client_id=CLIENT_ID,
                                           verdict=Verdict.DISCUSS_IN_TEAM, comment="Refer next time.")
 
     # The review is the last event in the store, at the position answered.
@@ -102,14 +107,22 @@ def test_a_team_leads_review_is_recorded_with_its_position(world):
     assert len(recorded) == 1 and isinstance(recorded[0], Review.Recorded)
     assert (recorded[0].crossing_id, recorded[0].team_id, recorded[0].account_id, recorded[0].verdict) == (
         crossing_id, "jac-oostende", "lena", "discuss_in_team")
+    # The comment is sealed with the crossing's client's key, bound to the review.
+    review = recorded[0]
+    assert (review.client_id, review.comment) == (CLIENT_ID, None)
+    assert "Refer next time." not in review.sealed_comment
+    sealed = SealedText(CLIENT_ID, review.originator_id, TextKind.COMMENT, review.comment_key_id, review.sealed_comment)
+    assert world.logbook.read_comments([sealed]) == {review.originator_id: "Refer next time."}
+    with pytest.raises(InvalidTag):
+        world.logbook.read_comments([replace(sealed, kind=TextKind.REASON)])
 
 
 def test_two_reviews_of_one_crossing_stand_side_by_side(world):
     crossing_id = uuid4()
 
-    first = world.logbook.record_review(world.lena, crossing_id=crossing_id, crossing_team_id="jac-oostende",
+    first = world.logbook.record_review(world.lena, crossing_id=crossing_id, crossing_team_id="jac-oostende", crossing_client_id=CLIENT_ID,
                                         verdict=Verdict.DISCUSS_IN_TEAM, comment="")
-    second = world.logbook.record_review(world.lena, crossing_id=crossing_id, crossing_team_id="jac-oostende",
+    second = world.logbook.record_review(world.lena, crossing_id=crossing_id, crossing_team_id="jac-oostende", crossing_client_id=CLIENT_ID,
                                          verdict=Verdict.ACCEPTABLE, comment="Discussed: fine.")
 
     assert second.position > first.position
@@ -117,7 +130,7 @@ def test_two_reviews_of_one_crossing_stand_side_by_side(world):
 
 def test_a_worker_may_not_review_a_crossing(world):
     with pytest.raises(RoleNotAllowedError):
-        world.logbook.record_review(world.ann, crossing_id=uuid4(), crossing_team_id="jac-oostende",
+        world.logbook.record_review(world.ann, crossing_id=uuid4(), crossing_team_id="jac-oostende", crossing_client_id=CLIENT_ID,
                                     verdict=Verdict.ACCEPTABLE, comment="")
 
 
@@ -125,7 +138,7 @@ def test_a_team_lead_may_not_review_a_crossing_of_another_team(world):
     before = world.logbook.count_events()
 
     with pytest.raises(NotFoundError):
-        world.logbook.record_review(world.lena, crossing_id=uuid4(), crossing_team_id="jac-brugge",
+        world.logbook.record_review(world.lena, crossing_id=uuid4(), crossing_team_id="jac-brugge", crossing_client_id=CLIENT_ID,
                                     verdict=Verdict.ACCEPTABLE, comment="")
 
     assert world.logbook.count_events() == before

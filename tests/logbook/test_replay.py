@@ -68,7 +68,7 @@ class Clock:
 
 
 def settings_in(data_dir: Path) -> Settings:
-    return Settings(data_dir=data_dir, database_url=None, secret_key=b"s" * 40, research_key=RESEARCH_KEY)
+    return Settings(data_dir=data_dir, database_url=None, secret_key=b"s" * 40, master_key=b"m" * 32, research_key=RESEARCH_KEY)
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,7 @@ class Scenario:
     """Two teams of CAW Zuid (not the agreement's experiment) and one of CAW NWVL (the experiment)."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.settings = Settings(data_dir=data_dir, database_url=None, secret_key=b"k" * 40)
+        self.settings = Settings(data_dir=data_dir, database_url=None, secret_key=b"k" * 40, master_key=b"m" * 32)
         self.clock = Clock(T0 - timedelta(days=10))
         self.logbook = Logbook(self.settings, clock=self.clock)
         self.view = BoundaryView(str(data_dir / "boundaries.sqlite3"))

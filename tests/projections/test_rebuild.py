@@ -7,6 +7,7 @@ at random moments and restarts it.
 
 from __future__ import annotations
 
+import base64
 import os
 import random
 import signal
@@ -62,7 +63,7 @@ def rebuild_all(settings: Settings, clock: Clock) -> None:
 
 
 def test_a_rebuild_from_zero_gives_exactly_the_rows_of_the_live_projector(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, database_url=None, secret_key=b"s" * 40)
+    settings = Settings(data_dir=tmp_path, database_url=None, secret_key=b"s" * 40, master_key=b"m" * 32)
     app_clock = Clock(datetime(2026, 4, 1, tzinfo=timezone.utc))
     app = Logbook(settings, clock=app_clock)
     admin, _ = app.add_account(account_id="admin", name="Admin", role=Role.ADMIN)
@@ -100,7 +101,8 @@ def test_a_rebuild_from_zero_gives_exactly_the_rows_of_the_live_projector(tmp_pa
 @pytest.mark.e2e
 def test_a_projector_killed_at_random_moments_ends_with_the_rows_of_a_clean_rebuild(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env |= {"LOGBOOK_DATA_DIR": str(tmp_path), "LOGBOOK_SECRET_KEY": "k" * 40, **store_environ(tmp_path)}
+    env |= {"LOGBOOK_DATA_DIR": str(tmp_path), "LOGBOOK_SECRET_KEY": "k" * 40,
+            "LOGBOOK_MASTER_KEY": base64.urlsafe_b64encode(b"m" * 32).decode(), **store_environ(tmp_path)}
     env["LOGBOOK_PROJECTOR_BACKLOG_MS"] = "0"  # a write every page, a kill in the middle of the next
     settings = Settings.from_environ(env)
     app = Logbook(settings)
@@ -159,7 +161,7 @@ def _wait_until(condition: Any, timeout: float = 60.0) -> None:
 def test_a_rebuild_from_zero_builds_its_deferred_indexes_once_caught_up_and_a_restart_builds_them_too(
     tmp_path: Path,
 ) -> None:
-    settings = Settings(data_dir=tmp_path, database_url=None, secret_key=b"s" * 40)
+    settings = Settings(data_dir=tmp_path, database_url=None, secret_key=b"s" * 40, master_key=b"m" * 32)
     app = Logbook(settings, clock=Clock(datetime(2026, 4, 1, tzinfo=timezone.utc)))
     load_demo(app, seed=3, contact_count=100, echo=lambda message: None)
     app.close()

@@ -301,7 +301,7 @@ def test_the_directory_policies_and_reviews_change_no_timeline(world, project):
         "rules": {"out_of_hours": {"enabled": True}},
     })
     world.logbook.record_review(world.lena, crossing_id=UUID(int=1), crossing_team_id="jac-oostende",
-                                verdict=Verdict.ACCEPTABLE, comment="Fine.")
+                                crossing_client_id=receipt.client_id, verdict=Verdict.ACCEPTABLE, comment="Fine.")
 
     assert timeline(project(), receipt.client_id) == before
 
