@@ -16,7 +16,6 @@ from events.errors import NotFoundError
 from events.vocabulary import Nature, ProfileKind, Rule, Severity, Verdict
 from logbook import access
 from logbook.access import Action
-from logbook.notes import SealedText, TextKind
 from projections.boundaries import BoundaryView
 from projections.boundary_report import (
     CROSSINGS_CURSOR,
@@ -167,7 +166,7 @@ def get_boundary_crossing(args: dict[str, Any], crossing_id: UUID) -> Any:
     owner = crossing_owner(view, crossing_id)
     access.require_crossing_in_scope(actor(), None if owner is None else owner.team_id)
     crossing = get_crossing(view, crossing_id) or _no_such_crossing()
-    return {**crossing, "reviews": _with_comments(crossing["reviews"])}
+    return {**crossing, "reviews": logbook().with_comments_opened(crossing["reviews"])}
 
 
 @blp.route("/crossings/<uuid:crossing_id>/reviews", methods=["POST"])
@@ -181,21 +180,6 @@ def review_crossing(body: dict[str, Any], crossing_id: UUID) -> Any:
         actor(), crossing_id=crossing_id, crossing_team_id=owner.team_id, crossing_client_id=owner.client_id, **body
     )
     return {"position": receipt.position}
-
-
-def _with_comments(reviews: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The reviews with their comments opened; a comment whose client was erased since is null."""
-    sealed = {
-        review["review_id"]: SealedText(
-            comment.client_id, review["review_id"], TextKind.COMMENT, comment.key_id, comment.sealed
-        )
-        for review in reviews if (comment := review["sealed_comment"]) is not None
-    }
-    opened = logbook().read_comments(sealed.values())
-    return [
-        {**review, "comment": opened[review["review_id"]]} if review["review_id"] in opened else review
-        for review in reviews
-    ]
 
 
 @blp.route("/reports/boundaries", methods=["GET"])

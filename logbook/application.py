@@ -736,6 +736,14 @@ class Logbook(EventStore):
         """The comments of reviews in clear, by review id; None once the client's key is destroyed."""
         return {comment.subject_id: self.notes.open_text(comment) for comment in comments}
 
+    def with_comments_opened(self, reviews: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """A crossing's reviews as the boundaries view gives them, each sealed comment opened (or null)."""
+        opened = self.read_comments(
+            SealedText(sealed.client_id, review["review_id"], TextKind.COMMENT, sealed.key_id, sealed.sealed)
+            for review in reviews if (sealed := review["sealed_comment"]) is not None
+        )
+        return [{**review, "comment": opened.get(review["review_id"], review["comment"])} for review in reviews]
+
     def _policies_log(self) -> EventSourcedLog[PolicyListed]:
         return EventSourcedLog(self.events, POLICIES_LOG_ID, PolicyListed)
 
